@@ -1,0 +1,46 @@
+"""The `rlkit` command: a registry of subcommands, each owned by the module that implements it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from rlkit.errors import UserError
+
+# name -> (module whose `main(argv) -> int` runs it, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("rlkit.train", "train an agent from a YAML config, or --resume a run"),
+    "gtp": ("rlkit.envs.go.gtp", "play Go over the Go Text Protocol on stdin/stdout"),
+    "match": ("rlkit.envs.go.match", "play a match between two GTP engines"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: rlkit COMMAND [ARGS ...]", "", "commands:"]
+    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `rlkit COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"rlkit: unknown command '{name}' (choose from {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except UserError as error:
+        print(f"rlkit {name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
