@@ -1,0 +1,82 @@
+"""Atomic file writes and checkpoint save/load. Checkpoints are data: loaded with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlkit.errors import UserError
+
+
+def _atomic(path: Path, write) -> None:
+    """Write through `write(tmp_path)` into a temporary file beside `path`, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace a text file atomically."""
+    _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save atomically (temporary file, fsync, rename)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _atomic(path, write)
+
+
+def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez (uncompressed) atomically; read back with allow_pickle=False."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _atomic(path, write)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint as data only (no code execution)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such checkpoint") from None
+    except Exception as error:  # corrupt or foreign file
+        raise UserError(f"{path}: not a readable rlkit checkpoint ({type(error).__name__})") from None
+
+
+def rng_state() -> dict:
+    """Torch CPU (and CUDA) RNG states, to restore on resume."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what rng_state() saved."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,228 @@
+"""Typed run configuration: YAML and dotted `key=value` overrides validated into dataclasses.
+
+Every error names the file and the dotted key at fault and raises UserError (one line, exit 2).
+Defaults live in the dataclasses only; the resolved config is written with every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from rlkit.errors import UserError
+
+# algo name -> module exposing `AgentConfig` (a dataclass) and `train(run) -> None`
+ALGOS: dict[str, str] = {
+    "dqn": "rlkit.agents.dqn",
+    "ppo": "rlkit.agents.ppo",
+}
+
+
+def at_least(low: float) -> dict:
+    """Field metadata: the value must be >= low."""
+    return {"min": low}
+
+
+def between(low: float, high: float) -> dict:
+    """Field metadata: the value must lie in [low, high]."""
+    return {"min": low, "max": high}
+
+
+@dataclass
+class EnvConfig:
+    """Which game and how it is preprocessed; adapters read only the keys they know."""
+
+    id: str = "CartPole-v1"
+    num_envs: int = field(default=1, metadata=at_least(1))
+    num_threads: int = field(default=0, metadata=at_least(0))  # emulator threads; 0 = one per core
+    # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018)
+    frame_stack: int = field(default=4, metadata=at_least(1))
+    frame_skip: int = field(default=4, metadata=at_least(1))
+    noop_max: int = field(default=30, metadata=at_least(0))
+    sticky_actions: float = field(default=0.0, metadata=between(0.0, 1.0))
+    terminal_on_life_loss: bool = True
+    clip_rewards: bool = True
+    max_episode_frames: int = field(default=108_000, metadata=at_least(1))
+
+
+@dataclass
+class TrainConfig:
+    """How long to train and how often to save and log."""
+
+    total_steps: int = field(default=100_000, metadata=at_least(1))  # env steps over all envs
+    checkpoint_every: int = field(default=100_000, metadata=at_least(1))
+    save_replay: bool = False
+    log_every: int = field(default=1_000, metadata=at_least(1))
+    progress_bar: bool = True
+
+
+@dataclass
+class Config:
+    """A whole run. `agent` holds the chosen algorithm's own dataclass."""
+
+    algo: str = "dqn"
+    seed: int = 1
+    device: str = "auto"
+    torch_threads: int = field(default=0, metadata=at_least(0))  # 0 = torch's default
+    env: EnvConfig = field(default_factory=EnvConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    agent: Any = None
+
+
+def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
+    """Import the agent package registered under `algo`."""
+    if algo not in ALGOS:
+        raise UserError(f"{where}: unknown algo '{algo}' (choose from {', '.join(ALGOS)})")
+    return importlib.import_module(ALGOS[algo])
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a YAML file, apply `key=value` overrides, validate, and return a Config."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level")
+    apply_overrides(data, overrides)
+    return config_from_dict(data, source=str(path))
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> None:
+    """Set dotted keys (`agent.lr=1e-4`) in a nested dict; values are parsed as YAML scalars."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"override '{item}': expected KEY=VALUE, e.g. agent.lr=1e-4")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override '{item}': '{part}' is not a section")
+        node[parts[-1]] = yaml.safe_load(text) if text else ""
+
+
+def config_from_dict(data: dict, source: str) -> Config:
+    """Validate a nested dict into a Config; `source` names the file in error messages."""
+    data = dict(data)
+    algo = data.get("algo", Config.algo)
+    if not isinstance(algo, str):
+        raise UserError(f"{source}: algo: expected a string, got {algo!r}")
+    module = agent_module(algo, where=f"{source}: algo")
+    agent_data = data.pop("agent", None) or {}
+    config = _build(Config, data, source, prefix="")
+    config.agent = _build(module.AgentConfig, agent_data, source, prefix="agent.")
+    if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
+        raise UserError(f"{source}: device: unknown device '{config.device}' (auto, cpu, cuda, cuda:N)")
+    return config
+
+
+def config_to_dict(config: Config) -> dict:
+    """The resolved config as plain data, for RUN_DIR/config.yaml and checkpoints."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write the resolved config atomically."""
+    from rlkit.checkpoint import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    """Construct dataclass `cls` from a dict, checking unknown keys, types and ranges."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        raise UserError(f"{source}: {prefix}{unknown[0]}: unknown key (known: {', '.join(fields)})")
+    values = {}
+    for name, value in data.items():
+        key = prefix + name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, source, prefix=key + ".")
+            continue
+        if name == "agent" and cls is Config:
+            continue
+        values[name] = _check_value(value, hint, f"{source}: {key}")
+        _check_range(values[name], fields[name].metadata, f"{source}: {key}")
+    return cls(**values)
+
+
+def _check_value(value: Any, hint: Any, where: str) -> Any:
+    """Coerce a YAML value to the annotated type or raise UserError naming the key."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise UserError(f"{where}: expected one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check_value(value, inner, where)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        number = _as_number(value)
+        if number is not None and float(number).is_integer():
+            return int(number)
+        raise UserError(f"{where}: expected an integer, got {value!r}")
+    if hint is float:
+        number = _as_number(value)
+        if number is not None:
+            return float(number)
+        raise UserError(f"{where}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise UserError(f"{where}: expected a string, got {value!r}")
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        (inner,) = typing.get_args(hint)[:1]
+        return [_check_value(v, inner, where) for v in value]
+    return value
+
+
+def _as_number(value: Any) -> float | int | None:
+    """Numbers, and strings like '1e-4' that YAML 1.1 leaves unparsed; never booleans."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_range(value: Any, metadata: Any, where: str) -> None:
+    """Apply `at_least` / `between` field metadata."""
+    low, high = metadata.get("min"), metadata.get("max")
+    if low is not None and value < low:
+        raise UserError(f"{where}: must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise UserError(f"{where}: must be <= {high}, got {value}")

@@ -1,0 +1,79 @@
+"""TensorBoard scalars plus a console progress bar (steps, SPS, recent return, ETA)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+from tqdm import tqdm
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    """Nested config dict -> {'agent.lr': 1e-4, ...} with TensorBoard-friendly values."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float, str, bool)):
+            flat[prefix + key] = value
+        else:
+            flat[prefix + key] = str(value)
+    return flat
+
+
+class Logger:
+    """Writes scalars to RUN_DIR (TensorBoard) and drives the progress bar.
+
+    On resume, `start_step` purges events written after the checkpoint, so curves continue
+    without duplicated steps.
+    """
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_step if start_step > 0 else None)
+        self.returns: deque[float] = deque(maxlen=20)
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+                        disable=not show_progress, smoothing=0.05)
+        self._last_step, self._last_time = start_step, time.perf_counter()
+        self.sps = 0.0
+
+    def hyperparameters(self, config: dict) -> None:
+        """Record the resolved config as TensorBoard hparams and as text."""
+        flat = _flatten(config)
+        for summary in hparams(flat, {"episode/return": 0.0}):
+            self.writer.file_writer.add_summary(summary)
+        self.writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in flat.items()))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        """One TensorBoard scalar."""
+        self.writer.add_scalar(tag, value, step)
+
+    def episodes(self, returns: list[float], lengths: list[int], step: int) -> None:
+        """Log whole finished episodes (true game score)."""
+        for ret, length in zip(returns, lengths):
+            self.writer.add_scalar("episode/return", ret, step)
+            self.writer.add_scalar("episode/length", length, step)
+            self.returns.append(ret)
+
+    def progress(self, step: int) -> None:
+        """Advance the bar to `step`; log perf/sps."""
+        now = time.perf_counter()
+        if now > self._last_time and step > self._last_step:
+            self.sps = (step - self._last_step) / (now - self._last_time)
+            self.writer.add_scalar("perf/sps", self.sps, step)
+        self.bar.update(step - self.bar.n)
+        recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
+        self.bar.set_postfix_str(f"sps={self.sps:.0f} return={recent}", refresh=False)
+        self._last_step, self._last_time = step, now
+
+    def recent_return(self) -> float | None:
+        """Mean of the last 20 episode returns, or None before any finished."""
+        return float(np.mean(self.returns)) if self.returns else None
+
+    def close(self) -> None:
+        """Flush events and close the bar."""
+        self.bar.close()
+        self.writer.close()

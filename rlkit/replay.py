@@ -1,0 +1,240 @@
+"""Frame-deduplicated replay buffer with n-step returns and optional prioritized sampling.
+
+Each environment writes its own column of a ring of shape (slots_per_env, num_envs): one frame
+per step (the newest frame of the observation), never the four stacked copies and never a
+separate next-observation array. Stacks are rebuilt at sample time, zero-padded before an
+episode's first frame exactly as the emulator pads them while acting. When an episode ends the
+environment's final frame gets a slot of its own (never sampled as a start), so a truncated
+episode still bootstraps from its true final observation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rlkit.errors import UserError
+from rlkit.sumtree import SumTree
+
+
+@dataclass
+class Batch:
+    """A sampled minibatch on the learner's device."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    returns: torch.Tensor  # n-step discounted reward sum
+    next_obs: torch.Tensor  # observation to bootstrap from
+    discounts: torch.Tensor  # gamma**m, or 0 where the episode terminated within n steps
+    weights: torch.Tensor  # importance weights (ones without prioritized replay)
+    indices: np.ndarray  # flat slot indices, for priority updates
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (Linux MemAvailable)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+class ReplayBuffer:
+    """Stores frames once per step per environment; samples (stacked obs, action, n-step return)."""
+
+    def __init__(self, capacity: int, num_envs: int, frame_shape: tuple, frame_dtype: np.dtype,
+                 stack: int = 1, n_step: int = 1, gamma: float = 0.99, prioritized: bool = False,
+                 alpha: float = 0.6, seed: int = 0, check_memory: bool = True):
+        self.num_envs = num_envs
+        # Extra slots per env absorb the final frames of ended episodes and the stack lookback.
+        self.slots = max(capacity // num_envs, n_step + stack + 2) + stack + n_step
+        self.frame_shape, self.stack, self.n_step, self.gamma = tuple(frame_shape), stack, n_step, gamma
+        shape = (self.slots, num_envs)
+        need = self.nbytes_for(shape, frame_shape, frame_dtype)
+        if check_memory and need > available_memory():
+            raise UserError(f"agent.buffer_size: replay needs {need / 2**30:.1f} GiB but only "
+                            f"{available_memory() / 2**30:.1f} GiB of memory is available; lower agent.buffer_size")
+        self.frames = np.zeros(shape + self.frame_shape, dtype=frame_dtype)
+        self.actions = np.zeros(shape, dtype=np.int64)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=bool)  # no bootstrap after this step
+        self.ended = np.zeros(shape, dtype=bool)  # the next slot holds this episode's final frame
+        self.first = np.zeros(shape, dtype=bool)  # first frame of an episode
+        self.start = np.zeros(shape, dtype=bool)  # slot starts a transition (not a final frame)
+        self.head = np.zeros(num_envs, dtype=np.int64)  # next slot to write, per env
+        self.count = np.zeros(num_envs, dtype=np.int64)  # slots ever written, per env
+        self.is_first = np.ones(num_envs, dtype=bool)  # the next frame written starts an episode
+        self.rng = np.random.default_rng(seed)
+        self.prioritized, self.alpha = prioritized, alpha
+        self.tree = SumTree(self.slots * num_envs) if prioritized else None
+        self.max_priority = 1.0
+
+    @staticmethod
+    def nbytes_for(shape: tuple, frame_shape: tuple, frame_dtype: np.dtype) -> int:
+        """Bytes the arrays of a buffer with `shape` = (slots, envs) take."""
+        slots = int(np.prod(shape))
+        per_slot = int(np.prod(frame_shape)) * np.dtype(frame_dtype).itemsize + 8 + 4 + 4
+        return slots * per_slot
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.frames, self.actions, self.rewards, self.terminated, self.ended, self.first, self.start)
+        return sum(a.nbytes for a in arrays) + (self.tree.tree.nbytes if self.tree else 0)
+
+    def __len__(self) -> int:
+        """Transitions that can be sampled now."""
+        return int(np.maximum(np.minimum(self.count, self.slots) - self.n_step - self.stack, 0).sum())
+
+    # ---- writing ------------------------------------------------------------------------
+    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
+            reset: np.ndarray, final_obs: np.ndarray) -> None:
+        """Record one vector step: `obs` the observations acted on; `reset`/`final_obs` as in VecStep."""
+        envs = np.arange(self.num_envs)
+        self._write(envs, self._newest_frame(obs), first=self.is_first.copy(), start=True,
+                    actions=actions, rewards=rewards, terminated=terminated, ended=reset)
+        ended = np.flatnonzero(reset)
+        if len(ended):
+            self._write(ended, self._newest_frame(final_obs[ended]), first=False, start=False,
+                        actions=0, rewards=0.0, terminated=False, ended=False)
+        self.is_first = np.asarray(reset, dtype=bool).copy()
+
+    def _newest_frame(self, obs: np.ndarray) -> np.ndarray:
+        return obs[:, -1] if self.stack > 1 else obs
+
+    def _write(self, envs: np.ndarray, frames: np.ndarray, **fields) -> None:
+        rows = self.head[envs]
+        self.frames[rows, envs] = frames
+        for name, value in fields.items():
+            getattr(self, name)[rows, envs] = value
+        self.head[envs] = (rows + 1) % self.slots
+        self.count[envs] += 1
+        if self.tree is not None:
+            self._refresh_priorities(envs, rows)
+
+    def _refresh_priorities(self, envs: np.ndarray, rows: np.ndarray) -> None:
+        """A slot becomes sampleable n steps after it was written; old slots stop being so."""
+        ready = (rows - self.n_step) % self.slots
+        ok = self._sampleable(ready, envs)
+        stale = [(rows + k) % self.slots for k in range(self.stack)]  # newest and the lookback-less oldest
+        leaves = np.concatenate([self._flat(r, envs) for r in stale] + [self._flat(ready[ok], envs[ok])])
+        values = np.concatenate([np.zeros(len(envs) * len(stale)), np.full(ok.sum(), self.max_priority ** self.alpha)])
+        self.tree.update(leaves, values)
+
+    def _flat(self, rows: np.ndarray, envs: np.ndarray) -> np.ndarray:
+        return rows * self.num_envs + envs
+
+    # ---- sampling -----------------------------------------------------------------------
+    def sample(self, batch_size: int, device: torch.device, beta: float = 0.4) -> Batch:
+        """Uniform (or proportional to priority) minibatch with n-step returns."""
+        if self.tree is not None:
+            rows, envs, weights = self._sample_prioritized(batch_size, beta)
+        else:
+            rows, envs = self._sample_uniform(batch_size)
+            weights = np.ones(batch_size, dtype=np.float32)
+        returns, discounts, boot = self._n_step(rows, envs)
+        to = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
+        return Batch(obs=to(self._stacks(rows, envs)), actions=to(self.actions[rows, envs]),
+                     returns=to(returns), next_obs=to(self._stacks(boot, envs)), discounts=to(discounts),
+                     weights=to(weights), indices=self._flat(rows, envs))
+
+    def _sampleable(self, rows: np.ndarray, envs: np.ndarray) -> np.ndarray:
+        """Start slots old enough to have n successors and young enough to keep their stack."""
+        age = (self.head[envs] - 1 - rows) % self.slots
+        filled = np.minimum(self.count[envs], self.slots)
+        return self.start[rows, envs] & (age >= self.n_step) & (age <= filled - self.stack) & (age < filled)
+
+    def _sample_uniform(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self) == 0:
+            raise RuntimeError("replay buffer has nothing to sample yet")
+        rows = np.empty(batch_size, dtype=np.int64)
+        envs = np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while len(todo):  # rejection sampling: only final-frame slots and the ring's edges fail
+            e = self.rng.integers(0, self.num_envs, len(todo))
+            r = self.rng.integers(0, self.slots, len(todo))
+            ok = self._sampleable(r, e)
+            rows[todo[ok]], envs[todo[ok]] = r[ok], e[ok]
+            todo = todo[~ok]
+        return rows, envs
+
+    def _sample_prioritized(self, batch_size: int, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        total = self.tree.total
+        if total <= 0:
+            raise RuntimeError("replay buffer has nothing to sample yet")
+        # stratified: one draw in each of batch_size equal slices of the total mass
+        masses = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
+        leaves = self.tree.find(np.minimum(masses, np.nextafter(total, 0)))
+        priorities = self.tree.get(leaves)
+        bad = priorities <= 0  # float round-off can land on an empty leaf: redraw those
+        while bad.any():
+            leaves[bad] = self.tree.find(self.rng.random(bad.sum()) * total)
+            priorities = self.tree.get(leaves)
+            bad = priorities <= 0
+        probs = priorities / total
+        size = len(self)
+        weights = (size * probs) ** (-beta)
+        weights = (weights / weights.max()).astype(np.float32)
+        return leaves // self.num_envs, leaves % self.num_envs, weights
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        """Set sampled transitions' priorities to |TD error| (plus a small floor)."""
+        priorities = np.abs(td_errors) + 1e-6
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        rows, envs = indices // self.num_envs, indices % self.num_envs
+        still = self._sampleable(rows, envs)  # slots overwritten since sampling stay at zero
+        self.tree.update(indices[still], priorities[still] ** self.alpha)
+
+    def _stacks(self, rows: np.ndarray, envs: np.ndarray) -> np.ndarray:
+        """Observations ending at `rows`: frames rows-stack+1..rows, zeroed before an episode start."""
+        if self.stack == 1:
+            return self.frames[rows, envs]
+        offsets = np.arange(self.stack - 1, -1, -1)  # oldest first
+        idx = (rows[:, None] - offsets[None, :]) % self.slots  # (B, stack)
+        out = self.frames[idx, envs[:, None]]  # (B, stack, *frame)
+        firsts = self.first[idx, envs[:, None]]
+        # frame k is from an earlier episode if any newer frame in the window starts an episode
+        newer_first = np.flip(np.cumsum(np.flip(firsts, 1), 1), 1) - firsts
+        out[newer_first > 0] = 0
+        return out
+
+    def _n_step(self, rows: np.ndarray, envs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """n-step return, bootstrap discount and bootstrap slot for each sampled start."""
+        returns = np.zeros(len(rows), dtype=np.float32)
+        discount = np.ones(len(rows), dtype=np.float32)
+        running = np.ones(len(rows), dtype=bool)
+        boot = rows.copy()
+        for _ in range(self.n_step):
+            r = boot
+            returns += np.where(running, discount * self.rewards[r, envs], 0.0).astype(np.float32)
+            discount = np.where(running, discount * self.gamma, discount).astype(np.float32)
+            boot = np.where(running, (r + 1) % self.slots, boot)
+            stop = self.terminated[r, envs] | self.ended[r, envs]
+            discount = np.where(running & self.terminated[r, envs], 0.0, discount).astype(np.float32)
+            running &= ~stop
+        return returns, discount, boot
+
+    # ---- persistence --------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """All arrays, for an optional replay snapshot beside a checkpoint."""
+        state = {name: getattr(self, name) for name in
+                 ("frames", "actions", "rewards", "terminated", "ended", "first", "start", "head", "count", "is_first")}
+        if self.tree is not None:
+            state["tree"] = self.tree.tree
+            state["max_priority"] = np.array(self.max_priority)
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what state() returned (shapes must match the configured buffer)."""
+        for name, value in state.items():
+            if name == "tree":
+                self.tree.tree[:] = value
+            elif name == "max_priority":
+                self.max_priority = float(value)
+            else:
+                getattr(self, name)[...] = value

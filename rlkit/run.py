@@ -1,0 +1,137 @@
+"""A run directory: resolved config, seeding, device, logger, checkpoints and stop signals."""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
+from rlkit.config import Config, config_to_dict, load_config, save_config
+from rlkit.errors import UserError
+from rlkit.logger import Logger
+
+CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
+KEEP_CHECKPOINTS = 3
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; 'cuda' without a GPU is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device: '{name}' asked for but no CUDA GPU is available (use auto or cpu)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"device: unknown device '{name}'") from None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch; environments get `seed + env_index` from the adapters."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint with the highest step in RUN_DIR/checkpoints, or None."""
+    found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
+             if (m := CHECKPOINT_NAME.search(p.name))]
+    return max(found)[1] if found else None
+
+
+class Run:
+    """Everything an agent's training loop needs from the core, for a new or resumed run."""
+
+    def __init__(self, config: Config, run_dir: Path, checkpoint: dict | None = None):
+        self.config = config
+        self.dir = run_dir
+        self.checkpoint = checkpoint  # the state to resume from, or None for a fresh run
+        self.device = resolve_device(config.device)
+        if config.torch_threads:
+            torch.set_num_threads(config.torch_threads)
+        self.start_step = int(checkpoint["step"]) if checkpoint else 0
+        self.stop_requested = False
+        self.logger: Logger | None = None
+
+    # ---- creation -------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: Config, run_dir: Path | None, config_path: Path) -> "Run":
+        """A fresh run; refuses a folder that already holds one (nothing in it is touched)."""
+        if run_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = Path("runs") / f"{config_path.stem}-{stamp}"
+        if (run_dir / "config.yaml").exists():
+            raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+        resolve_device(config.device)  # fail before creating anything
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        return cls(config, run_dir)
+
+    @classmethod
+    def resume(cls, run_dir: Path, overrides: list[str]) -> "Run":
+        """Continue the run in `run_dir` from its newest checkpoint."""
+        config_file = run_dir / "config.yaml"
+        if not config_file.is_file():
+            raise UserError(f"--resume {run_dir}: no run there (no config.yaml)")
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            raise UserError(f"--resume {run_dir}: the run has no checkpoint yet")
+        config = load_config(config_file, overrides)
+        checkpoint = load_checkpoint(path)
+        if overrides:  # e.g. train.total_steps=... to extend a run; validated before writing
+            save_config(config, config_file)
+        return cls(config, run_dir, checkpoint)
+
+    # ---- lifetime -------------------------------------------------------------------
+    def start(self) -> Logger:
+        """Seed, open the logger, and catch SIGINT/SIGTERM so the loop can checkpoint and exit."""
+        seed_everything(self.config.seed)
+        self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
+                             show_progress=self.config.train.progress_bar)
+        if self.checkpoint is None:
+            self.logger.hyperparameters(config_to_dict(self.config))
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        return self.logger
+
+    def _request_stop(self, signum: int, frame) -> None:
+        if self.stop_requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def finish(self) -> None:
+        """Close the logger and restore default signal handling."""
+        if self.logger:
+            self.logger.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    # ---- checkpoints ----------------------------------------------------------------
+    def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
+        """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few."""
+        folder = self.dir / "checkpoints"
+        state = {**state, "step": step, "config": config_to_dict(self.config)}
+        if replay is not None:
+            atomic_savez(folder / f"replay_{step:012d}.npz", replay)
+            state["replay_file"] = f"replay_{step:012d}.npz"
+        path = folder / f"step_{step:012d}.pt"
+        atomic_torch_save(state, path)
+        old = sorted(folder.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]
+        for stale in old:
+            stale.unlink(missing_ok=True)
+            (folder / stale.name.replace("step_", "replay_").replace(".pt", ".npz")).unlink(missing_ok=True)
+        return path
+
+    def load_replay(self) -> dict[str, np.ndarray] | None:
+        """The replay arrays saved with the resumed checkpoint, if any."""
+        if not self.checkpoint or "replay_file" not in self.checkpoint:
+            return None
+        with np.load(self.dir / "checkpoints" / self.checkpoint["replay_file"], allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}

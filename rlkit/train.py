@@ -1,0 +1,65 @@
+"""`rlkit train`: start a run from a YAML config, or resume one from its newest checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rlkit.config import agent_module, load_config
+from rlkit.errors import UserError
+from rlkit.run import Run
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as a UserError (one line, exit 2)."""
+
+    def error(self, message: str) -> None:
+        raise UserError(message)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(
+        prog="rlkit train",
+        description="Train an agent from a YAML config. Logs, checkpoints and the resolved "
+                    "config go to the run directory (default runs/CONFIG-TIMESTAMP).",
+        epilog="examples:\n  rlkit train configs/pong_dqn.yaml\n"
+               "  rlkit train configs/pong_dqn.yaml train.total_steps=5000000 seed=3 --run-dir runs/pong-s3\n"
+               "  rlkit train --resume runs/pong-s3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", nargs="?", help="YAML config file (omit with --resume)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, type-checked like the file (agent.lr=1e-4)")
+    parser.add_argument("--run-dir", type=Path, help="where to write the run (must not hold one)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its newest checkpoint")
+    args = parser.parse_args(argv)
+    if args.resume is not None:
+        if args.config is not None:  # with --resume every positional is an override
+            args.overrides = [args.config, *args.overrides]
+            args.config = None
+        if args.run_dir is not None:
+            raise UserError("--run-dir cannot be combined with --resume (the run folder is RUN_DIR)")
+    elif args.config is None:
+        raise UserError("give a CONFIG file, or --resume RUN_DIR")
+    elif "=" in args.config:
+        raise UserError(f"'{args.config}' looks like an override; the CONFIG file comes first")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `rlkit train`."""
+    args = parse_args(argv)
+    if args.resume is not None:
+        run = Run.resume(args.resume, args.overrides)
+    else:
+        config = load_config(args.config, args.overrides)
+        run = Run.create(config, args.run_dir, Path(args.config))
+    module = agent_module(run.config.algo)
+    try:
+        module.train(run)
+    finally:
+        run.finish()
+    if run.stop_requested:
+        print(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")
+    return 0

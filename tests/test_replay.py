@@ -1,0 +1,141 @@
+"""Replay buffer against a naive reference that keeps every full transition."""
+
+import numpy as np
+import pytest
+import torch
+
+from rlkit.replay import ReplayBuffer
+from rlkit.sumtree import SumTree
+
+STACK, GAMMA = 4, 0.9
+
+
+def simulate(num_envs, steps, seed):
+    """A fake vector env whose frames encode (env, step); returns the step records and reference."""
+    rng = np.random.default_rng(seed)
+    frames = lambda e, t: np.array([e + 1, t + 1], dtype=np.int32)  # noqa: E731, never zero
+    stacks = [np.zeros((STACK, 2), np.int32) for _ in range(num_envs)]
+    for e in range(num_envs):
+        stacks[e][-1] = frames(e, 0)
+    records, reference = [], {}
+    t_counter = np.ones(num_envs, dtype=int)
+    for _ in range(steps):
+        obs = np.stack(stacks)
+        actions = rng.integers(0, 6, num_envs)
+        rewards = rng.normal(size=num_envs).astype(np.float32)
+        life_loss = rng.random(num_envs) < 0.05  # terminated, no reset
+        game_over = rng.random(num_envs) < 0.04  # terminated and reset
+        truncated = (rng.random(num_envs) < 0.03) & ~game_over  # reset, bootstrap
+        reset = game_over | truncated
+        terminated = life_loss | game_over
+        final_obs = np.zeros_like(obs)
+        next_obs = np.zeros_like(obs)
+        for e in range(num_envs):
+            nxt = np.concatenate([stacks[e][1:], frames(e, t_counter[e])[None]])
+            t_counter[e] += 1
+            if reset[e]:
+                final_obs[e] = nxt
+                stacks[e] = np.zeros((STACK, 2), np.int32)
+                stacks[e][-1] = frames(e, t_counter[e])
+                t_counter[e] += 1
+            else:
+                stacks[e] = nxt
+            next_obs[e] = nxt
+            key = tuple(obs[e, -1])
+            reference[key] = dict(obs=obs[e], next=nxt, reward=rewards[e], terminated=terminated[e],
+                                  stop=terminated[e] or reset[e])
+        records.append((obs, actions, rewards, terminated, reset, final_obs))
+    return records, reference
+
+
+def expected_n_step(reference, key, n):
+    """Walk the reference chain of transitions from `key` for up to n steps."""
+    ret, discount = 0.0, 1.0
+    item = reference[key]
+    for _ in range(n):
+        ret += discount * item["reward"]
+        discount *= GAMMA
+        boot = item["next"]
+        if item["terminated"]:
+            return ret, 0.0, boot
+        if item["stop"]:
+            return ret, discount, boot
+        item = reference[tuple(boot[-1])]
+    return ret, discount, boot
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_stacks_and_returns_match_reference_across_wraparound(n_step, prioritized):
+    num_envs = 3
+    buffer = ReplayBuffer(capacity=150, num_envs=num_envs, frame_shape=(2,), frame_dtype=np.int32,
+                          stack=STACK, n_step=n_step, gamma=GAMMA, prioritized=prioritized, seed=0)
+    records, reference = simulate(num_envs, steps=400, seed=1)  # wraps the ring several times
+    for i, record in enumerate(records):
+        buffer.add(*record)
+        if i > 60 and i % 7 == 0:
+            batch = buffer.sample(64, torch.device("cpu"))
+            obs, nxt = batch.obs.numpy(), batch.next_obs.numpy()
+            for b in range(64):
+                key = tuple(obs[b, -1])
+                ref = reference[key]
+                np.testing.assert_array_equal(obs[b], ref["obs"])
+                ret, discount, boot = expected_n_step(reference, key, n_step)
+                assert batch.returns[b].item() == pytest.approx(ret, rel=1e-5, abs=1e-5)
+                assert batch.discounts[b].item() == pytest.approx(discount, rel=1e-6)
+                if discount > 0:
+                    np.testing.assert_array_equal(nxt[b], boot)
+            if prioritized:
+                buffer.update_priorities(batch.indices, np.random.default_rng(i).random(64))
+
+
+def test_episode_start_is_zero_padded_like_the_emulator():
+    buffer = ReplayBuffer(capacity=100, num_envs=1, frame_shape=(2,), frame_dtype=np.int32,
+                          stack=STACK, n_step=1, gamma=GAMMA, seed=0)
+    records, reference = simulate(1, steps=80, seed=5)
+    for record in records:
+        buffer.add(*record)
+    batch = buffer.sample(512, torch.device("cpu"))
+    padded = [o for o in batch.obs.numpy() if (o[0] == 0).all()]
+    assert padded, "episode starts must be sampled with zero padding"
+    for o in padded:
+        np.testing.assert_array_equal(o, reference[tuple(o[-1])]["obs"])
+
+
+def test_atari_memory_for_a_million_transitions_stays_under_7_5_gb():
+    need = ReplayBuffer.nbytes_for((1_000_000, 1), (84, 84), np.uint8)
+    assert need < 7.5e9
+
+
+def test_buffer_refuses_to_start_when_memory_is_short():
+    from rlkit.errors import UserError
+
+    with pytest.raises(UserError, match="buffer_size"):
+        ReplayBuffer(capacity=10**12, num_envs=1, frame_shape=(84, 84), frame_dtype=np.uint8, stack=4)
+
+
+def test_sumtree_samples_in_proportion_to_priority():
+    tree = SumTree(5)
+    tree.update(np.arange(5), np.array([1.0, 0.0, 2.0, 3.0, 4.0]))
+    rng = np.random.default_rng(0)
+    leaves = tree.find(rng.random(100_000) * tree.total)
+    counts = np.bincount(leaves, minlength=5) / 100_000
+    np.testing.assert_allclose(counts, [0.1, 0.0, 0.2, 0.3, 0.4], atol=0.01)
+    tree.update(np.array([3, 3]), np.array([0.0, 0.0]))
+    assert tree.total == pytest.approx(7.0)
+
+
+def test_prioritized_sampling_follows_updated_priorities():
+    buffer = ReplayBuffer(capacity=64, num_envs=1, frame_shape=(2,), frame_dtype=np.int32, stack=1,
+                          n_step=1, prioritized=True, alpha=1.0, seed=0)
+    records, _ = simulate(1, steps=40, seed=2)
+    for obs, actions, rewards, terminated, reset, final_obs in records:
+        buffer.add(obs[:, -1], actions, rewards, terminated, reset, final_obs[:, -1])
+    batch = buffer.sample(16, torch.device("cpu"))
+    favourite = batch.indices[0]
+    td = np.full(len(batch.indices), 1e-3)
+    td[batch.indices == favourite] = 1000.0
+    buffer.update_priorities(batch.indices, td)
+    again = buffer.sample(64, torch.device("cpu"))
+    assert (again.indices == favourite).mean() > 0.8
+    assert again.weights[again.indices == favourite].max() < again.weights.max() + 1e-6
