@@ -28,7 +28,7 @@ def parse_vertex(text: str, n: int) -> int:
         raise ValueError(f"invalid vertex '{text}'")
     col, row = GTP_LETTERS.index(t[0]), int(t[1:])
     if col >= n or not 1 <= row <= n:
-        raise ValueError(f"vertex '{text}' is off the {n}x{n} board")
+        raise ValueError(f"invalid vertex '{text}': off the {n}x{n} board")
     return (n - row) * n + col
 
 

@@ -1,0 +1,235 @@
+"""SGF FF[4] game records: write finished games (atomically) and read the main line back.
+
+Reading keeps the first variation at every branch, takes board size, komi, setup stones
+(AB/AW/AE and PL in the root node) and the B/W moves; malformed input raises SgfError naming
+the file, line and column.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .coords import color_letter, format_sgf_point, parse_sgf_point
+from .game import Game, IllegalMove
+
+
+class SgfError(ValueError):
+    """A malformed or unusable SGF file; the message names the file and position."""
+
+
+@dataclass
+class SgfRecord:
+    """What rlkit takes from an SGF game: the board, the start position and the moves."""
+
+    size: int = 19
+    komi: float = 0.0
+    setup: list[tuple[int, int]] = field(default_factory=list)  # (colour, point)
+    first_to_play: int = 1
+    moves: list[tuple[int, int]] = field(default_factory=list)  # (colour, action), pass = size*size
+    info: dict[str, str] = field(default_factory=dict)  # PB, PW, RE, DT ... as written
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("]", "\\]")
+
+
+def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = None,
+           date: str | None = None) -> str:
+    """The game as SGF FF[4] text: root properties, setup stones, then one node per move."""
+    n = game.size
+    date = date or datetime.date.today().isoformat()
+    result = game.result() if result is None else result
+    root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
+    root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
+    root += f"DT[{date}]RE[{_escape(result)}]"
+    for color in (1, 2):
+        points = [format_sgf_point(p, n) for c, p in game.setup if c == color]
+        if points:
+            root += f"A{color_letter(color)}" + "".join(f"[{q}]" for q in points)
+    if game.setup:
+        root += f"PL[{color_letter(game.first_to_play)}]"
+    lines = [f"(;{root}"]
+    moves = [f";{color_letter(c)}[{format_sgf_point(a, n)}]" for c, a in game.moves]
+    lines += ["".join(moves[i:i + 10]) for i in range(0, len(moves), 10)]
+    return "\n".join(lines) + ")\n"
+
+
+def write_sgf(path: str | os.PathLike, game: Game, **info: str) -> None:
+    """Write the game as SGF: a temporary file in the same folder, then os.replace (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(to_sgf(game, **info))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class _Parser:
+    """Recursive-descent SGF parser over the main line (first variation at each branch)."""
+
+    def __init__(self, text: str, name: str):
+        self.text, self.name, self.i = text, name, 0
+
+    def fail(self, message: str, at: int | None = None) -> SgfError:
+        at = self.i if at is None else at
+        line = self.text.count("\n", 0, at) + 1
+        column = at - (self.text.rfind("\n", 0, at) + 1) + 1
+        return SgfError(f"{self.name}: line {line}, column {column}: {message}")
+
+    def skip_space(self) -> None:
+        while self.i < len(self.text) and self.text[self.i].isspace():
+            self.i += 1
+
+    def peek(self) -> str:
+        self.skip_space()
+        return self.text[self.i] if self.i < len(self.text) else ""
+
+    def game_tree(self, nodes: list | None) -> None:
+        """Parse '(' sequence subtrees ')'; append main-line nodes to `nodes` (None: discard)."""
+        if self.peek() != "(":
+            raise self.fail("expected '(' to start a game tree")
+        self.i += 1
+        if self.peek() != ";":
+            raise self.fail("expected ';' to start a node")
+        while self.peek() == ";":
+            self.i += 1
+            node = self.node()
+            if nodes is not None:
+                nodes.append(node)
+        first = True
+        while self.peek() == "(":
+            self.game_tree(nodes if first else None)
+            first = False
+        if self.peek() != ")":
+            raise self.fail("expected ')' or a node" if self.peek() else "unexpected end of file")
+        self.i += 1
+
+    def node(self) -> dict[str, tuple[list[str], int]]:
+        props: dict[str, tuple[list[str], int]] = {}
+        while self.peek().isalpha():
+            start = self.i
+            while self.i < len(self.text) and self.text[self.i].isalpha():
+                self.i += 1
+            ident = "".join(ch for ch in self.text[start:self.i] if ch.isupper())
+            values = []
+            if self.peek() != "[":
+                raise self.fail(f"property {ident or self.text[start:self.i]} has no value")
+            while self.peek() == "[":
+                values.append(self.value())
+            props[ident] = (props.get(ident, ([], start))[0] + values, start)
+        return props
+
+    def value(self) -> str:
+        start = self.i
+        self.i += 1
+        out = []
+        while True:
+            if self.i >= len(self.text):
+                raise self.fail("unterminated property value", start)
+            ch = self.text[self.i]
+            if ch == "\\":
+                self.i += 1
+                if self.i < len(self.text) and self.text[self.i] != "\n":
+                    out.append(self.text[self.i])
+            elif ch == "]":
+                self.i += 1
+                return "".join(out)
+            else:
+                out.append(ch)
+            self.i += 1
+
+
+def _points(values: list[str], n: int) -> list[int]:
+    """Expand SGF point lists, including compressed rectangles 'aa:cc'."""
+    out = []
+    for v in values:
+        if ":" in v:
+            a, b = (parse_sgf_point(x, n) for x in v.split(":", 1))
+            (r0, c0), (r1, c1) = divmod(a, n), divmod(b, n)
+            out += [r * n + c for r in range(min(r0, r1), max(r0, r1) + 1) for c in range(min(c0, c1), max(c0, c1) + 1)]
+        else:
+            out.append(parse_sgf_point(v, n))
+    return out
+
+
+def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
+    """Parse SGF text (the first game, main line) into a record; SgfError names `name` and the position."""
+    parser = _Parser(text, name)
+    nodes: list[dict[str, tuple[list[str], int]]] = []
+    parser.game_tree(nodes)
+    root = nodes[0]
+    rec = SgfRecord()
+
+    def prop(node, key, default=None):
+        return node[key][0][0] if key in node else default
+
+    if prop(root, "GM", "1").strip() != "1":
+        raise parser.fail("not a Go game (GM is not 1)", root["GM"][1])
+    size_text = prop(root, "SZ", "19").strip()
+    if not size_text.isdigit() or not 5 <= int(size_text) <= 19:
+        raise parser.fail(f"board size SZ[{size_text}] is not a square size 5..19", root.get("SZ", ([], 0))[1])
+    rec.size = n = int(size_text)
+    if "KM" in root:
+        try:
+            rec.komi = float(prop(root, "KM"))
+        except ValueError:
+            raise parser.fail(f"komi KM[{prop(root, 'KM')}] is not a number", root["KM"][1]) from None
+    rec.info = {k: v[0][0] for k, v in root.items() if k in ("PB", "PW", "RE", "DT", "RU", "HA") and v[0]}
+    for index, node in enumerate(nodes):
+        for key in ("AB", "AW", "AE"):
+            if key in node and index > 0:
+                raise parser.fail(f"setup property {key} after the first node is not supported", node[key][1])
+        for key, color in (("B", 1), ("W", 2)):
+            if key in node:
+                try:
+                    rec.moves.append((color, parse_sgf_point(node[key][0][0].strip(), n)))
+                except ValueError as error:
+                    raise parser.fail(f"move {key}: {error}", node[key][1]) from None
+    for key, color in (("AB", 1), ("AW", 2)):
+        if key in root:
+            try:
+                rec.setup += [(color, p) for p in _points([v.strip() for v in root[key][0]], n)]
+            except ValueError as error:
+                raise parser.fail(f"setup {key}: {error}", root[key][1]) from None
+    if "PL" in root:
+        pl = prop(root, "PL").strip().upper()
+        if pl not in ("B", "W"):
+            raise parser.fail(f"PL[{pl}] is not B or W", root["PL"][1])
+        rec.first_to_play = 1 if pl == "B" else 2
+    elif rec.moves:
+        rec.first_to_play = rec.moves[0][0]
+    return rec
+
+
+def read_sgf(path: str | os.PathLike) -> SgfRecord:
+    """Read an SGF file; SgfError (naming the file) if it is missing, unreadable or malformed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise SgfError(f"{path}: cannot read: {error.strerror}") from None
+    return parse_sgf(text, str(path))
+
+
+def replay(rec: SgfRecord, until: int | None = None, name: str = "<sgf>", max_moves: int | None = None) -> Game:
+    """A Game at the record's position before move number `until` (1-based; None = after all moves)."""
+    game = Game(rec.size, komi=rec.komi, max_moves=max_moves)
+    try:
+        game.place_setup(rec.setup)
+    except ValueError as error:
+        raise SgfError(f"{name}: setup stones: {error}") from None
+    game.first_to_play = game.to_play = rec.first_to_play
+    moves = rec.moves if until is None else rec.moves[: max(until - 1, 0)]
+    for number, (color, action) in enumerate(moves, 1):
+        try:
+            game.play(action, color)
+        except IllegalMove:
+            raise SgfError(f"{name}: move {number} ({color_letter(color)}[{format_sgf_point(action, rec.size)}]) is illegal") from None
+    return game

@@ -1,0 +1,156 @@
+"""The GTP engine: every command, malformed input answered with '?', and the CLI process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rlkit.envs.go.gtp import GtpEngine
+from rlkit.envs.go.gtp_client import GtpClient
+
+REQUIRED = ("protocol_version name version known_command list_commands quit boardsize clear_board komi "
+            "play genmove undo final_score showboard loadsgf printsgf is_legal list_stones captures").split()
+
+
+def ask(engine: GtpEngine, command: str) -> tuple[bool, str]:
+    reply = engine.handle(command)
+    assert reply is not None and reply.endswith("\n\n") and reply[0] in "=?"
+    return reply[0] == "=", reply[1:].strip()
+
+
+@pytest.fixture
+def engine() -> GtpEngine:
+    return GtpEngine(size=9, komi=7.5)
+
+
+def test_administrative_commands(engine):
+    assert ask(engine, "protocol_version") == (True, "2")
+    assert ask(engine, "name") == (True, "rlkit")
+    assert ask(engine, "version")[0]
+    assert set(REQUIRED) <= set(ask(engine, "list_commands")[1].split("\n"))
+    assert all(ask(engine, f"known_command {c}") == (True, "true") for c in REQUIRED)
+    assert ask(engine, "known_command frobnicate") == (True, "false")
+    assert engine.handle("12 name") == "=12 rlkit\n\n"
+    assert engine.handle("   # a comment only") is None and engine.handle("") is None
+    assert ask(engine, "quit") == (True, "") and engine.quit
+
+
+def test_play_undo_captures_list_stones_and_score(engine):
+    for command in ("boardsize 5", "clear_board", "komi 0.5", "play b b1", "play w a1", "play b a2"):
+        assert ask(engine, command)[0], command
+    assert ask(engine, "captures black") == (True, "1")
+    assert ask(engine, "captures white") == (True, "0")
+    assert ask(engine, "list_stones black")[1].split() == ["A2", "B1"]
+    assert ask(engine, "list_stones white") == (True, "")
+    assert ask(engine, "is_legal w a1") == (True, "0")  # suicide
+    assert ask(engine, "is_legal b a1") == (True, "1")
+    assert ask(engine, "final_score") == (True, "B+24.5")
+    assert ask(engine, "undo") == (True, "")
+    assert ask(engine, "list_stones white") == (True, "A1")
+    assert ask(engine, "captures black") == (True, "0")
+    board = ask(engine, "showboard")[1]
+    assert " 1 O X . . . 1" in board and "captured 0" in board
+
+
+def test_genmove_plays_legal_moves_until_both_sides_pass(engine):
+    ask(engine, "boardsize 7")
+    passes, moves = 0, 0
+    color = "b"
+    while passes < 2:
+        ok, vertex = ask(engine, f"genmove {color}")
+        assert ok
+        passes = passes + 1 if vertex == "pass" else 0
+        moves += 1
+        color = "w" if color == "b" else "b"
+    assert moves > 20
+    assert ask(engine, "final_score")[1][:2] in ("B+", "W+")
+
+
+def test_genmove_never_fills_its_own_eyes(engine):
+    # Black owns the board with two single eyes; every other point is full: Black must pass.
+    ask(engine, "boardsize 5")
+    for vertex in ("A5 B5 C5 D5 E5 A4 C4 D4 E4 A3 B3 C3 D3 E3 A2 B2 C2 D2 E2 A1 B1 C1 E1").split():
+        assert ask(engine, f"play b {vertex}")[0]
+    assert ask(engine, "is_legal b b4") == (True, "1")
+    assert ask(engine, "genmove b") == (True, "pass")
+
+
+@pytest.mark.parametrize("command,message", [
+    ("frobnicate", "unknown command"),
+    ("play b z9", "invalid vertex"),
+    ("play b a0", "invalid vertex"),
+    ("play b i5", "invalid vertex"),
+    ("play b k10", "off the"),
+    ("play purple a1", "invalid color"),
+    ("play b", "syntax error"),
+    ("genmove", "syntax error"),
+    ("genmove green", "invalid color"),
+    ("boardsize 4", "unacceptable size"),
+    ("boardsize 20", "unacceptable size"),
+    ("boardsize nine", "unacceptable size"),
+    ("komi lots", "komi not a float"),
+    ("undo", "cannot undo"),
+    ("loadsgf /nonexistent/game.sgf", "cannot load file"),
+    ("list_stones", "syntax error"),
+    ("captures grey", "invalid color"),
+])
+def test_malformed_input_is_answered_with_a_question_mark(engine, command, message):
+    ok, text = ask(engine, command)
+    assert not ok and message in text
+    assert ask(engine, "protocol_version") == (True, "2")  # still alive
+    assert ask(engine, "play b e5")[0]
+
+
+def test_illegal_moves_are_refused_and_the_game_goes_on(engine):
+    for command in ("boardsize 5", "play b b1", "play w a1", "play b a2"):
+        ask(engine, command)
+    assert ask(engine, "play w b1") == (False, "illegal move")  # occupied
+    assert ask(engine, "play w a1") == (False, "illegal move")  # suicide
+    assert ask(engine, "play w c1") == (True, "")
+
+
+def test_loadsgf_and_printsgf(engine, tmp_path):
+    for command in ("boardsize 9", "komi 6.5", "play b c3", "play w d4", "play b pass", "play w e5"):
+        ask(engine, command)
+    path = tmp_path / "game.sgf"
+    assert ask(engine, f"printsgf {path}") == (True, "")
+    printed = ask(engine, "printsgf")[1]
+    assert "SZ[9]" in printed and "KM[6.5]" in printed and ";B[]" in printed
+    fresh = GtpEngine(19)
+    assert ask(fresh, f"loadsgf {path}") == (True, "")
+    assert ask(fresh, "list_stones white")[1].split() == ["E5", "D4"]
+    assert fresh.game.komi == 6.5 and fresh.game.size == 9
+    assert ask(fresh, f"loadsgf {path} 3") == (True, "")  # position before move 3
+    assert ask(fresh, "list_stones white") == (True, "D4")
+    bad = tmp_path / "bad.sgf"
+    bad.write_text("(;GM[1]SZ[9];B[cc];W[cc])")
+    ok, text = ask(fresh, f"loadsgf {bad}")
+    assert not ok and "bad.sgf" in text and "move 2" in text
+    assert ask(fresh, "list_stones white") == (True, "D4")  # the failed load changed nothing
+
+
+def test_the_cli_process_speaks_gtp_and_exits_on_quit():
+    with GtpClient(f"{sys.executable} -m rlkit.cli gtp --size 9 --komi 5.5 --seed 3") as client:
+        assert client.send("protocol_version") == "2"
+        assert client.ask("\x01garbage here") == (False, "unknown command")
+        assert client.send("play black E5") == ""
+        assert client.send("genmove white") != ""
+        assert client.ask("play black E5")[0] is False
+        assert client.send("final_score").startswith(("B+", "W+"))
+        client.send("quit")
+        assert client.proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--checkpoint", "model.pt"], "no Go agent exists"),
+    (["--size", "25"], "--size 25"),
+    (["--level", "0"], "--level 0"),
+])
+def test_cli_rejects_bad_options_with_one_line(args, message):
+    result = subprocess.run([sys.executable, "-m", "rlkit.cli", "gtp", *args], capture_output=True, text=True,
+                            input="", timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,113 @@
+"""SGF: round trip, setup stones, files written by GNU Go, clear errors, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from rlkit.envs.go.coords import format_vertex
+from rlkit.envs.go.game import Game
+from rlkit.envs.go.gtp_client import GtpClient
+from rlkit.envs.go.sgf import SgfError, parse_sgf, read_sgf, replay, to_sgf, write_sgf
+
+GNUGO = shutil.which("gnugo") or "/usr/games/gnugo"
+
+
+def random_game(size: int, moves: int) -> Game:
+    game = Game(size, komi=6.5)
+    for _ in range(moves):
+        game.play(game.random_action())
+    game.play(game.pass_action)
+    game.play(game.pass_action)
+    return game
+
+
+@pytest.mark.parametrize("size", [5, 9, 19])
+def test_round_trip_keeps_moves_passes_board_and_metadata(tmp_path, size):
+    game = random_game(size, 3 * size)
+    path = tmp_path / "g.sgf"
+    write_sgf(path, game, black="rlkit random", white="GNU Go [3.8]", date="2024-06-07")
+    text = path.read_text()
+    for prop in ("GM[1]", "FF[4]", f"SZ[{size}]", "KM[6.5]", "RU[", "PB[rlkit random]", "PW[GNU Go [3.8\\]]",
+                 "DT[2024-06-07]", f"RE[{game.result()}]", ";B[]", ";W[]"):
+        assert prop in text, prop
+    rec = read_sgf(path)
+    assert (rec.size, rec.komi, rec.moves) == (size, 6.5, game.moves)
+    assert rec.info["PW"] == "GNU Go [3.8]" and rec.info["RE"] == game.result()
+    back = replay(rec)
+    assert (back.board() == game.board()).all() and back.result() == game.result()
+    assert back.captures(1) == game.captures(1) and back.captures(2) == game.captures(2)
+
+
+def test_setup_stones_compressed_lists_player_to_move_and_variations():
+    rec = parse_sgf("(;GM[1]FF[4]SZ[5]KM[0.5]AB[aa:ab][cc]AW[ee]PL[W]C[comment \\] here]"
+                    ";W[dd];B[] (;W[bb]) (;W[ba];B[ca]))")
+    assert rec.setup == [(1, 0), (1, 5), (1, 12), (2, 24)]
+    assert rec.first_to_play == 2 and rec.komi == 0.5
+    assert rec.moves == [(2, 18), (1, 25), (2, 6)]  # the first variation is the main line
+    game = replay(rec)
+    assert sorted(game.stones(1)) == [0, 5, 12] and sorted(game.stones(2)) == [6, 18, 24]
+    again = parse_sgf(to_sgf(game))
+    assert again.setup == rec.setup and again.moves == rec.moves and again.first_to_play == 2
+
+
+def test_reads_files_written_by_gnugo(tmp_path):
+    path = tmp_path / "gnugo.sgf"
+    with GtpClient(f"{GNUGO} --mode gtp --chinese-rules --positional-superko") as gnugo:
+        gnugo.send("boardsize 9")
+        gnugo.send("komi 5.5")
+        for move in ("play b e5", "play w c3", "genmove b", "genmove w", "genmove b", "genmove w"):
+            gnugo.send(move)
+        gnugo.send(f"printsgf {path}")
+        stones = {c: sorted(gnugo.send(f"list_stones {c}").split()) for c in ("black", "white")}
+        printed = gnugo.send("printsgf")
+    for rec in (read_sgf(path), parse_sgf(printed, "printsgf reply")):
+        game = replay(rec)
+        assert rec.size == 9 and rec.komi == 5.5
+        for color, name in ((1, "black"), (2, "white")):
+            assert sorted(format_vertex(p, 9) for p in game.stones(color)) == stones[name]
+
+
+def test_gnugo_reads_files_we_write(tmp_path):
+    game = random_game(9, 40)
+    path = tmp_path / "ours.sgf"
+    write_sgf(path, game)
+    with GtpClient(f"{GNUGO} --mode gtp --chinese-rules --positional-superko") as gnugo:
+        gnugo.send(f"loadsgf {path}")
+        for color, name in ((1, "black"), (2, "white")):
+            assert sorted(gnugo.send(f"list_stones {name}").split()) == sorted(format_vertex(p, 9) for p in game.stones(color))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "line 1, column 1: expected '('"),
+    ("(;GM[1]SZ[9];B[cc]", "unexpected end of file"),
+    ("(;GM[1]SZ[9];B[cc", "unterminated property value"),
+    ("(;GM[1]SZ[30])", "SZ[30]"),
+    ("(;GM[2])", "not a Go game"),
+    ("(;GM[1]SZ[9]KM[lots])", "KM[lots]"),
+    ("(;GM[1]SZ[9]\n;B[zz])", "line 2, column 2: move B"),
+    ("(;GM[1]SZ[9];B[cc];W[cc])", "move 2"),
+    ("(;GM[1]SZ[9]AB[aa]AW[ab][ba])", "setup stones"),
+])
+def test_malformed_files_name_the_file_and_position(tmp_path, text, message):
+    path = tmp_path / "broken.sgf"
+    path.write_text(text)
+    with pytest.raises(SgfError) as info:
+        replay(read_sgf(path), name=str(path))
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SgfError, match="nope.sgf: cannot read"):
+        read_sgf(tmp_path / "nope.sgf")
+
+
+def test_writes_are_atomic_and_replace_the_old_file(tmp_path):
+    path = tmp_path / "out" / "g.sgf"
+    write_sgf(path, random_game(5, 5))
+    first = path.read_text()
+    write_sgf(path, random_game(5, 12))
+    assert path.read_text() != first
+    assert os.listdir(path.parent) == ["g.sgf"]  # no temporary file left behind
