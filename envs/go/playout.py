@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .engine import COLOR, EMPTY, EPOS, N_EMPTY, TO_PLAY, is_legal
+from .engine import COLOR, DONE, EMPTY, EPOS, N_EMPTY, TO_PLAY, is_legal, play
 
 
 @njit(cache=True)
@@ -68,3 +68,14 @@ def random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes):
 def seed(s):
     """Seed the compiled code's random generator (random_action)."""
     np.random.seed(s)
+
+
+@njit(cache=True)
+def playout(pts, meta, hz, hist, g, nbr, diag, zob, allow_pass, avoid_eyes):
+    """Play random_action moves in game g until it ends (two passes or the move cap); returns moves played."""
+    n = 0
+    while meta[g, DONE] == 0:
+        a = random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes)
+        play(pts, meta, hz, hist, g, nbr, zob, a, meta[g, TO_PLAY])
+        n += 1
+    return n
