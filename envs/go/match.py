@@ -1,0 +1,142 @@
+"""`rlkit match`: a match between two GTP engines, refereed and scored by rlkit's own rules.
+
+Engine A (`--black`) takes Black in odd-numbered games and White in even ones; engine B
+(`--white`) the other colour. Each game ends at two passes in a row (scored Tromp-Taylor with
+komi), a resignation, an illegal move (a forfeit), or `--max-moves` (scored as it stands).
+Every game is written as SGF; the win rate of engine A comes with a 95% Wilson interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlkit.errors import UserError
+
+from . import engine as E
+from .coords import color_letter, format_vertex, parse_vertex
+from .game import Game
+from .gtp_client import GtpClient, GtpError
+from .sgf import write_sgf
+
+
+def wilson_interval(wins: float, games: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% for z = 1.96)."""
+    if games == 0:
+        return 0.0, 1.0
+    p = wins / games
+    denom = 1 + z * z / games
+    centre = (p + z * z / (2 * games)) / denom
+    half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class Outcome:
+    """How one game ended: winner colour (0 for a draw) and the SGF result text."""
+
+    winner: int
+    result: str
+    reason: str
+
+
+def play_game(black: GtpClient, white: GtpClient, size: int, komi: float, max_moves: int) -> tuple[Game, Outcome]:
+    """One game between two started engines; our Game is the referee."""
+    game = Game(size, komi)
+    engines = {1: black, 2: white}
+    for engine in engines.values():
+        for command in (f"boardsize {size}", "clear_board", f"komi {komi:g}"):
+            engine.send(command)
+    color = 1
+    while not game.over and len(game.moves) < max_moves:
+        name = "black" if color == 1 else "white"
+        reply = engines[color].send(f"genmove {name}").strip()
+        if reply.lower() == "resign":
+            return game, Outcome(3 - color, f"{color_letter(3 - color)}+R", f"{name} resigned")
+        try:
+            action = parse_vertex(reply, size)
+        except ValueError:
+            return game, Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} answered genmove with {reply!r}")
+        if not game.is_legal(action, color):
+            return game, Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} played illegal {reply}")
+        game.play(action, color)
+        ok, text = engines[3 - color].ask(f"play {name} {format_vertex(action, size)}")
+        if not ok:
+            other = "white" if color == 1 else "black"
+            return game, Outcome(color, f"{color_letter(color)}+F", f"{other} refused legal {reply}: {text}")
+        color = 3 - color
+    score = game.score()
+    reason = "two passes" if game.over else f"move limit {max_moves}"
+    return game, Outcome(0 if score == 0 else (1 if score > 0 else 2), game.result(), reason)
+
+
+def _start(command: str, option: str) -> tuple[GtpClient, str]:
+    """Start an engine and ask its name; UserError naming the option if it cannot be driven."""
+    try:
+        client = GtpClient(command)
+        name = client.send("name")
+        version = client.ask("version")
+        return client, f"{name} {version[1]}".strip() if version[0] else name
+    except GtpError as error:
+        raise UserError(f"{option} '{command}': {error}") from None
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `rlkit match`."""
+    parser = argparse.ArgumentParser(prog="rlkit match", description="Play a match between two GTP engines.")
+    parser.add_argument("--black", required=True, metavar="CMD", help="engine A: Black in game 1, colours alternate")
+    parser.add_argument("--white", required=True, metavar="CMD", help="engine B: White in game 1")
+    parser.add_argument("--games", type=int, default=10, help="number of games (default 10)")
+    parser.add_argument("--size", type=int, default=9, help="board size 5..19 (default 9)")
+    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--max-moves", type=int, default=None, help="stop and score a game after this many moves "
+                        "(default 3*size*size)")
+    parser.add_argument("--out", default="runs/match", help="folder for the SGF records (default runs/match)")
+    args = parser.parse_args(argv)
+    if args.games < 1:
+        raise UserError(f"--games {args.games}: must be at least 1")
+    if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:
+        raise UserError(f"--size {args.size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
+    if not math.isfinite(args.komi):
+        raise UserError(f"--komi {args.komi}: must be a finite number")
+    max_moves = args.max_moves if args.max_moves is not None else 3 * args.size * args.size
+    if max_moves < 1:
+        raise UserError(f"--max-moves {max_moves}: must be at least 1")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot create folder: {error.strerror}") from None
+
+    a, a_name = _start(args.black, "--black")
+    try:
+        b, b_name = _start(args.white, "--white")
+    except UserError:
+        a.close()
+        raise
+    score_a = 0.0
+    try:
+        for number in range(1, args.games + 1):
+            a_is_black = number % 2 == 1
+            black, white = (a, b) if a_is_black else (b, a)
+            names = (a_name, b_name) if a_is_black else (b_name, a_name)
+            try:
+                game, outcome = play_game(black, white, args.size, args.komi, max_moves)
+            except GtpError as error:
+                raise UserError(f"game {number}: {error}") from None
+            path = out / f"game-{number:03d}.sgf"
+            write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
+            a_color = 1 if a_is_black else 2
+            score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
+            print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
+                  f"({outcome.reason}, {len(game.moves)} moves) -> {path}", flush=True)
+    finally:
+        a.close()
+        b.close()
+    low, high = wilson_interval(score_a, args.games)
+    print(f"engine A ({a_name}: {args.black}) scored {score_a:g} of {args.games} against "
+          f"engine B ({b_name}: {args.white}): win rate {score_a / args.games:.3f}, "
+          f"95% Wilson interval [{low:.3f}, {high:.3f}]")
+    return 0

@@ -1,0 +1,90 @@
+"""`rlkit match`: Wilson intervals, alternating colours, SGF records, forfeits and option errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rlkit.envs.go.game import Game
+from rlkit.envs.go.match import main, wilson_interval
+from rlkit.envs.go.sgf import read_sgf, replay
+from rlkit.errors import UserError
+
+GNUGO = shutil.which("gnugo") or "/usr/games/gnugo"
+OURS = f"{sys.executable} -m rlkit.cli gtp"
+
+
+def test_wilson_interval_known_values():
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(10, 10)[1] == 1.0
+
+
+def test_match_against_gnugo_alternates_colours_and_records_every_game(tmp_path, capsys):
+    assert main(["--black", f"{OURS} --seed 5", "--white", f"{GNUGO} --mode gtp --level 1", "--games", "2",
+                 "--size", "5", "--komi", "0.5", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "95% Wilson interval" in out and "of 2 against" in out
+    records = [read_sgf(tmp_path / f"game-00{i}.sgf") for i in (1, 2)]
+    assert records[0].info["PB"].startswith("rlkit") and records[0].info["PW"].startswith("GNU Go")
+    assert records[1].info["PB"].startswith("GNU Go") and records[1].info["PW"].startswith("rlkit")
+    for rec in records:
+        game = replay(rec)
+        assert rec.komi == 0.5 and rec.size == 5
+        if rec.info["RE"][2:] not in ("R", "F"):
+            assert rec.info["RE"] == game.result()  # scored by our Tromp-Taylor
+
+
+FAKE = textwrap.dedent("""
+    import sys
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        reply = {"name": "always-a1", "genmove": "A1", "quit": ""}.get(cmd[0], "")
+        sys.stdout.write(f"= {reply}\\n\\n")
+        sys.stdout.flush()
+        if cmd[0] == "quit":
+            break
+""")
+
+
+def test_an_illegal_move_forfeits_the_game(tmp_path, capsys):
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE)
+    assert main(["--black", f"{OURS} --seed 1", "--white", f"{sys.executable} {fake}", "--games", "1",
+                 "--size", "5", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    # Our random engine never repeats the occupied A1 point, the fake one does at its second move.
+    assert "B+F" in out and "white played illegal A1" in out
+    assert read_sgf(tmp_path / "out" / "game-001.sgf").info["RE"] == "B+F"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--games", "0"], "--games 0"),
+    (["--size", "3"], "--size 3"),
+    (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    base = {"--black": OURS, "--white": OURS, "--out": str(tmp_path)}
+    for key, value in zip(args[::2], args[1::2]):
+        base[key] = value
+    argv = [x for kv in base.items() for x in kv]
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        main(argv)
+    result = subprocess.run([sys.executable, "-m", "rlkit.cli", "match", *argv], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+
+
+def test_our_engine_against_itself_on_9x9(tmp_path, capsys):
+    assert main(["--black", f"{OURS} --seed 1", "--white", f"{OURS} --seed 2", "--games", "2", "--size", "9",
+                 "--out", str(tmp_path)]) == 0
+    assert len(list(tmp_path.glob("game-*.sgf"))) == 2
+    game = replay(read_sgf(tmp_path / "game-001.sgf"))
+    assert isinstance(game, Game) and game.over
