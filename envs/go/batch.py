@@ -16,41 +16,41 @@ from .scoring import area_difference
 
 
 @njit(cache=True)
-def play_all(pts, meta, hz, hist, nbr, zob, actions):
+def play_all(pts, meta, hz, hist, nbr, actions):
     """Every game's player to move plays actions[g]; -1 if all were legal, else the first illegal
     game's index (and then no game has moved)."""
     p_count = pts.shape[2]
     for g in range(pts.shape[0]):
         a = actions[g]
-        if a < 0 or a > p_count or (a < p_count and not is_legal(pts, hz, g, nbr, zob, a, meta[g, TO_PLAY])):
+        if a < 0 or a > p_count or (a < p_count and not is_legal(pts, hz, g, nbr, a, meta[g, TO_PLAY])):
             return g
     for g in range(pts.shape[0]):
-        play(pts, meta, hz, hist, g, nbr, zob, actions[g], meta[g, TO_PLAY])
+        play(pts, meta, hz, hist, g, nbr, actions[g], meta[g, TO_PLAY])
     return -1
 
 
 @njit(cache=True)
-def legal_masks(pts, meta, hz, nbr, zob, out):
+def legal_masks(pts, meta, hz, nbr, out):
     """out[g] = legal actions of game g's player to move (B, P+1)."""
     for g in range(pts.shape[0]):
-        legal_mask(pts, meta, hz, g, nbr, zob, out[g])
+        legal_mask(pts, meta, hz, g, nbr, out[g])
 
 
 @njit(cache=True)
-def random_actions(pts, meta, hz, nbr, diag, zob, allow_pass, avoid_eyes, out):
+def random_actions(pts, meta, hz, nbr, allow_pass, avoid_eyes, out):
     """out[g] = a uniformly random legal action in game g (see playout.random_action)."""
     for g in range(pts.shape[0]):
-        out[g] = random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes)
+        out[g] = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
 
 
 @njit(cache=True)
-def step_random(pts, meta, hz, hist, nbr, diag, zob, allow_pass, avoid_eyes, max_moves):
+def step_random(pts, meta, hz, hist, nbr, allow_pass, avoid_eyes, max_moves):
     """One random legal move in every game, restarting games that have ended; returns moves played."""
     for g in range(pts.shape[0]):
         if meta[g, DONE]:
             reset(pts, meta, hz, hist, g, max_moves)
-        a = random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes)
-        play(pts, meta, hz, hist, g, nbr, zob, a, meta[g, TO_PLAY])
+        a = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
+        play(pts, meta, hz, hist, g, nbr, a, meta[g, TO_PLAY])
     return pts.shape[0]
 
 
@@ -86,7 +86,7 @@ class GoBatch:
     def __init__(self, num_games: int, size: int, komi: float = 7.5, history: int = 8, max_moves: int | None = None):
         self.num_games, self.size, self.komi, self.history = num_games, size, float(komi), history
         self.max_moves = max_moves if max_moves is not None else 2 * size * size
-        self.nbr, self.diag = E.geometry(size)
+        self.nbr = E.geometry(size)
         self.pts, self.meta, self.hz, self.hist = E.new_arrays(num_games, size, self.max_moves, history)
 
     def reset(self, games: np.ndarray | None = None) -> None:
@@ -101,20 +101,20 @@ class GoBatch:
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         if actions.shape != (self.num_games,):
             raise ValueError(f"expected {self.num_games} actions, got shape {actions.shape}")
-        bad = play_all(self.pts, self.meta, self.hz, self.hist, self.nbr, E.ZOBRIST, actions)
+        bad = play_all(self.pts, self.meta, self.hz, self.hist, self.nbr, actions)
         if bad >= 0:
             raise ValueError(f"game {bad}: action {actions[bad]} is illegal")
 
     def legal_mask(self) -> np.ndarray:
         """(B, N*N+1) bool: legal actions of each game's player to move; pass is always legal."""
         out = np.empty((self.num_games, self.size * self.size + 1), np.bool_)
-        legal_masks(self.pts, self.meta, self.hz, self.nbr, E.ZOBRIST, out)
+        legal_masks(self.pts, self.meta, self.hz, self.nbr, out)
         return out
 
     def random_actions(self, allow_pass: bool = False, avoid_eyes: bool = True) -> np.ndarray:
         """A uniformly random legal action per game (rollouts, baselines)."""
         out = np.empty(self.num_games, np.int64)
-        random_actions(self.pts, self.meta, self.hz, self.nbr, self.diag, E.ZOBRIST, allow_pass, avoid_eyes, out)
+        random_actions(self.pts, self.meta, self.hz, self.nbr, allow_pass, avoid_eyes, out)
         return out
 
     def to_play(self) -> np.ndarray:

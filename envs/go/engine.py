@@ -33,21 +33,19 @@ ZOBRIST = np.random.default_rng(20240607).integers(
 
 
 @functools.lru_cache(maxsize=None)
-def geometry(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Orthogonal and diagonal neighbour tables (P, 4) for an n x n board, -1 padded at the end."""
-    nbr = -np.ones((n * n, 4), np.int32)
-    diag = -np.ones((n * n, 4), np.int32)
+def geometry(n: int) -> np.ndarray:
+    """Neighbour table (P, 8) for an n x n board: columns 0-3 orthogonal, 4-7 diagonal, each -1 padded."""
+    geo = -np.ones((n * n, 8), np.int32)
     for r in range(n):
         for c in range(n):
             o = [(r + dr) * n + c + dc for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
                  if 0 <= r + dr < n and 0 <= c + dc < n]
             d = [(r + dr) * n + c + dc for dr, dc in ((-1, -1), (-1, 1), (1, -1), (1, 1))
                  if 0 <= r + dr < n and 0 <= c + dc < n]
-            nbr[r * n + c, : len(o)] = o
-            diag[r * n + c, : len(d)] = d
-    nbr.setflags(write=False)
-    diag.setflags(write=False)
-    return nbr, diag
+            geo[r * n + c, : len(o)] = o
+            geo[r * n + c, 4: 4 + len(d)] = d
+    geo.setflags(write=False)
+    return geo
 
 
 def table_size(max_moves: int) -> int:
@@ -140,12 +138,12 @@ def _in_chain_at(pts, g, nbr, p, hd, c):
 
 
 @njit(cache=True)
-def is_legal(pts, hz, g, nbr, zob, p, c):
+def is_legal(pts, hz, g, nbr, p, c):
     """Whether colour c may play at point p: empty, not suicide, not repeating a position."""
     if pts[g, COLOR, p] != 0:
         return False
     o = 3 - c
-    h = hz[g, 0] ^ zob[c, p]
+    h = hz[g, 0] ^ ZOBRIST[c, p]
     free = False
     captures = False
     for j in range(4):
@@ -232,14 +230,14 @@ def _remove(pts, meta, hz, g, nbr, hd, capturer):
 
 
 @njit(cache=True)
-def place(pts, meta, hz, g, nbr, zob, p, c):
+def place(pts, meta, hz, g, nbr, p, c):
     """Put a stone of colour c on empty point p, capturing what dies; returns stones captured."""
     _take_empty(pts, meta, g, p)
     pts[g, COLOR, p] = c
     pts[g, HEAD, p] = p
     pts[g, NEXT, p] = p
     pts[g, SIZE, p] = 1
-    z = zob[c, p]
+    z = ZOBRIST[c, p]
     hz[g, 0] ^= z
     hz[g, 1 + p] = z
     libs = 0
@@ -282,14 +280,14 @@ def _record(pts, meta, hist, g):
 
 
 @njit(cache=True)
-def play(pts, meta, hz, hist, g, nbr, zob, a, c):
+def play(pts, meta, hz, hist, g, nbr, a, c):
     """Colour c plays action a (a point, or P for pass) assumed legal; returns stones captured."""
     p_count = pts.shape[2]
     captured = 0
     if a == p_count:
         meta[g, PASSES] += 1
     else:
-        captured = place(pts, meta, hz, g, nbr, zob, a, c)
+        captured = place(pts, meta, hz, g, nbr, a, c)
         h = hz[g, 0]
         hz[g, _probe(hz, g, p_count, h)] = h
         meta[g, PASSES] = 0
@@ -303,11 +301,11 @@ def play(pts, meta, hz, hist, g, nbr, zob, a, c):
 
 
 @njit(cache=True)
-def legal_mask(pts, meta, hz, g, nbr, zob, out):
+def legal_mask(pts, meta, hz, g, nbr, out):
     """Fill out[0:P+1] with the legal actions of the player to move (pass always legal)."""
     c = meta[g, TO_PLAY]
     out[:] = False
     for i in range(meta[g, N_EMPTY]):
         p = pts[g, EMPTY, i]
-        out[p] = is_legal(pts, hz, g, nbr, zob, p, c)
+        out[p] = is_legal(pts, hz, g, nbr, p, c)
     out[pts.shape[2]] = True

@@ -23,7 +23,7 @@ class Game:
         self.size = size
         self.komi = float(komi)
         self.max_moves = max_moves if max_moves is not None else 10 * size * size
-        self.nbr, self.diag = E.geometry(size)
+        self.nbr = E.geometry(size)
         self.pts, self.meta, self.hz, self.hist = E.new_arrays(1, size, self.max_moves, 0)
         self.setup: list[tuple[int, int]] = []  # (colour, point) placed before move 1
         self.moves: list[tuple[int, int]] = []  # (colour, action), action P = pass
@@ -59,7 +59,7 @@ class Game:
             return True
         if not 0 <= action < self.pass_action:
             return False
-        return bool(E.is_legal(self.pts, self.hz, 0, self.nbr, E.ZOBRIST, action, color))
+        return bool(E.is_legal(self.pts, self.hz, 0, self.nbr, action, color))
 
     def play(self, action: int, color: int | None = None) -> int:
         """Play a move (pass = N*N); returns stones captured; IllegalMove if the rules forbid it."""
@@ -69,15 +69,15 @@ class Game:
         if len(self.moves) >= self.max_moves:
             raise IllegalMove(f"game longer than {self.max_moves} moves")
         self.moves.append((color, action))
-        return int(E.play(self.pts, self.meta, self.hz, self.hist, 0, self.nbr, E.ZOBRIST, action, color))
+        return int(E.play(self.pts, self.meta, self.hz, self.hist, 0, self.nbr, action, color))
 
     def place_setup(self, stones: list[tuple[int, int]]) -> None:
         """Start the game from setup stones (SGF AB/AW); ValueError if a stone has no liberty."""
         if self.moves:
             raise ValueError("setup stones after moves")
         for color, p in stones:
-            if not E.is_legal(self.pts, self.hz, 0, self.nbr, E.ZOBRIST, p, color) or (
-                E.place(self.pts, self.meta, self.hz, 0, self.nbr, E.ZOBRIST, p, color) > 0
+            if not E.is_legal(self.pts, self.hz, 0, self.nbr, p, color) or (
+                E.place(self.pts, self.meta, self.hz, 0, self.nbr, p, color) > 0
             ):
                 raise ValueError(f"setup stone at {p} is on an occupied point or without liberties")
         self.setup.extend(stones)
@@ -131,4 +131,4 @@ class Game:
 
     def random_action(self, avoid_eyes: bool = True) -> int:
         """A uniformly random legal move for the player to move, never filling its own eyes; pass if none."""
-        return int(random_action(self.pts, self.meta, self.hz, 0, self.nbr, self.diag, E.ZOBRIST, False, avoid_eyes))
+        return int(random_action(self.pts, self.meta, self.hz, 0, self.nbr, False, avoid_eyes))

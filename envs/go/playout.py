@@ -9,7 +9,7 @@ from .engine import COLOR, DONE, EMPTY, EPOS, N_EMPTY, TO_PLAY, is_legal, play
 
 
 @njit(cache=True)
-def is_eye(pts, g, nbr, diag, p, c):
+def is_eye(pts, g, nbr, p, c):
     """Whether empty p is a true one-point eye of colour c (all neighbours c, diagonals mostly c)."""
     n_orth = 0
     for j in range(4):
@@ -21,7 +21,7 @@ def is_eye(pts, g, nbr, diag, p, c):
         n_orth += 1
     bad = 0
     for j in range(4):
-        d = diag[p, j]
+        d = nbr[p, 4 + j]
         if d < 0:
             break
         if pts[g, COLOR, d] == 3 - c:
@@ -30,7 +30,7 @@ def is_eye(pts, g, nbr, diag, p, c):
 
 
 @njit(cache=True)
-def random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes):
+def random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes):
     """A uniformly random legal action for the player to move.
 
     allow_pass: pass is one of the candidates (uniform over all legal actions), else pass only
@@ -45,8 +45,8 @@ def random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes):
             if r == n:
                 return p_count
             p = pts[g, EMPTY, r]
-            if (not avoid_eyes or not is_eye(pts, g, nbr, diag, p, c)) and is_legal(
-                pts, hz, g, nbr, zob, p, c
+            if (not avoid_eyes or not is_eye(pts, g, nbr, p, c)) and is_legal(
+                pts, hz, g, nbr, p, c
             ):
                 return p
     for i in range(n):
@@ -57,8 +57,8 @@ def random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes):
         pts[g, EPOS, p] = i
         pts[g, EMPTY, j] = pi
         pts[g, EPOS, pi] = j
-        if (not avoid_eyes or not is_eye(pts, g, nbr, diag, p, c)) and is_legal(
-            pts, hz, g, nbr, zob, p, c
+        if (not avoid_eyes or not is_eye(pts, g, nbr, p, c)) and is_legal(
+            pts, hz, g, nbr, p, c
         ):
             return p
     return p_count
@@ -71,11 +71,19 @@ def seed(s):
 
 
 @njit(cache=True)
-def playout(pts, meta, hz, hist, g, nbr, diag, zob, allow_pass, avoid_eyes):
+def random_play(pts, meta, hz, hist, g, nbr, allow_pass, avoid_eyes):
+    """Pick a random_action for game g's player to move and play it, in one call; returns the action."""
+    a = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
+    play(pts, meta, hz, hist, g, nbr, a, meta[g, TO_PLAY])
+    return a
+
+
+@njit(cache=True)
+def playout(pts, meta, hz, hist, g, nbr, allow_pass, avoid_eyes):
     """Play random_action moves in game g until it ends (two passes or the move cap); returns moves played."""
     n = 0
     while meta[g, DONE] == 0:
-        a = random_action(pts, meta, hz, g, nbr, diag, zob, allow_pass, avoid_eyes)
-        play(pts, meta, hz, hist, g, nbr, zob, a, meta[g, TO_PLAY])
+        a = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
+        play(pts, meta, hz, hist, g, nbr, a, meta[g, TO_PLAY])
         n += 1
     return n

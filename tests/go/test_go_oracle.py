@@ -65,7 +65,7 @@ def play_random_game(gnugo: GtpClient, size: int, rng: random.Random) -> dict[st
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size,games", [(5, 80), (9, 16), (19, 3)])
+@pytest.mark.parametrize("size,games", [(5, 150), (9, 30), (19, 4)])
 def test_random_games_agree_with_gnugo(gnugo, size, games):
     rng = random.Random(1000 + size)
     totals = {"moves": 0, "illegal_tries": 0, "captures": 0}
