@@ -91,8 +91,11 @@ class GoBatch:
 
     def reset(self, games: np.ndarray | None = None) -> None:
         """Restart the given games (indices or a bool mask; default all) from the empty board."""
-        index = np.arange(self.num_games) if games is None else np.flatnonzero(np.asarray(games)) \
-            if np.asarray(games).dtype == bool else np.asarray(games)
+        if games is None:
+            index = np.arange(self.num_games)
+        else:
+            games = np.asarray(games)
+            index = np.flatnonzero(games) if games.dtype == bool else games
         for g in index:
             reset(self.pts, self.meta, self.hz, self.hist, int(g), self.max_moves)
 
@@ -101,6 +104,9 @@ class GoBatch:
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         if actions.shape != (self.num_games,):
             raise ValueError(f"expected {self.num_games} actions, got shape {actions.shape}")
+        over = np.flatnonzero(self.meta[:, DONE])
+        if over.size:
+            raise ValueError(f"game {over[0]} is over: reset it before playing on")
         bad = play_all(self.pts, self.meta, self.hz, self.hist, self.nbr, actions)
         if bad >= 0:
             raise ValueError(f"game {bad}: action {actions[bad]} is illegal")

@@ -41,9 +41,21 @@ def test_batch_refuses_an_illegal_action_without_moving_any_game():
     assert (batch.boards() == before).all()
 
 
+def test_a_finished_game_must_be_reset_before_playing_on():
+    batch = GoBatch(2, 5)
+    batch.play(np.array([25, 25]))
+    batch.play(np.array([25, 25]))
+    assert batch.done().all()
+    with pytest.raises(ValueError, match="game 0 is over"):
+        batch.play(np.array([0, 0]))
+    batch.reset(np.array([True, False]))
+    assert batch.done().tolist() == [False, True] and batch.moves().tolist() == [0, 2]
+
+
 def test_random_actions_are_legal():
     batch = GoBatch(32, 9)
-    for _ in range(100):
+    for _ in range(300):
+        batch.reset(batch.done())
         actions = batch.random_actions(allow_pass=False, avoid_eyes=True)
         mask = batch.legal_mask()
         assert mask[np.arange(32), actions].all()
