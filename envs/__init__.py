@@ -1,0 +1,32 @@
+"""Environment adapters. `make_vec(cfg)` picks one by `env.id`; adapters know no agent."""
+
+from __future__ import annotations
+
+from rlkit.config import EnvConfig
+from rlkit.vec import VecEnv
+
+
+def make_vec(cfg: EnvConfig) -> VecEnv:
+    """A vector env for `cfg.id`: ALE/Name-v5 games through ale-py, anything else through gymnasium."""
+    if cfg.id.startswith("ALE/"):
+        from rlkit.envs.atari import AtariVec
+
+        return AtariVec(cfg)
+    from rlkit.envs.classic import ClassicVec
+
+    return ClassicVec(cfg)
+
+
+def check_env_id(cfg: EnvConfig) -> None:
+    """Raise UserError for an id no adapter knows, before a run folder is created."""
+    if cfg.id.startswith("ALE/"):
+        from rlkit.envs.atari import rom_name
+
+        rom_name(cfg.id)
+        return
+    import gymnasium as gym
+
+    from rlkit.errors import UserError
+
+    if cfg.id not in gym.registry:
+        raise UserError(f"env.id: unknown environment '{cfg.id}' (not an ALE/Name-v5 game nor a gymnasium id)")

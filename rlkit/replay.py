@@ -150,15 +150,18 @@ class ReplayBuffer:
         return self.start[rows, envs] & (age >= self.n_step) & (age <= filled - self.stack) & (age < filled)
 
     def _sample_uniform(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self) == 0:
+        filled = np.minimum(self.count, self.slots)
+        choices = np.maximum(filled - self.stack - self.n_step + 1, 0)  # sampleable ages per env
+        if choices.sum() == 0:
             raise RuntimeError("replay buffer has nothing to sample yet")
         rows = np.empty(batch_size, dtype=np.int64)
         envs = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
-        while len(todo):  # rejection sampling: only final-frame slots and the ring's edges fail
-            e = self.rng.integers(0, self.num_envs, len(todo))
-            r = self.rng.integers(0, self.slots, len(todo))
-            ok = self._sampleable(r, e)
+        while len(todo):  # rejection only of final-frame slots (one per episode)
+            e = self.rng.choice(self.num_envs, len(todo), p=choices / choices.sum())
+            age = self.n_step + (self.rng.random(len(todo)) * choices[e]).astype(np.int64)
+            r = (self.head[e] - 1 - age) % self.slots
+            ok = self.start[r, e]
             rows[todo[ok]], envs[todo[ok]] = r[ok], e[ok]
             todo = todo[~ok]
         return rows, envs

@@ -52,3 +52,21 @@ class VecEnv(Protocol):
     def close(self) -> None:
         """Release threads and emulators."""
         ...
+
+
+class EpisodeTracker:
+    """Sums true (unclipped) rewards per environment and reports whole episodes when they end."""
+
+    def __init__(self, num_envs: int):
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+
+    def update(self, rewards: np.ndarray, episode_over: np.ndarray) -> tuple[list[float], list[int]]:
+        """Add one step; return (returns, lengths) of the episodes that ended in it."""
+        self.returns += rewards
+        self.lengths += 1
+        done = np.flatnonzero(episode_over)
+        finished = (self.returns[done].tolist(), self.lengths[done].tolist())
+        self.returns[done] = 0.0
+        self.lengths[done] = 0
+        return finished

@@ -1,0 +1,34 @@
+"""DQN hyperparameters; defaults follow CleanRL's dqn_atari.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rlkit.config import at_least, between
+
+
+@dataclass
+class AgentConfig:
+    """Every DQN knob. Step counts are environment steps summed over all envs."""
+
+    buffer_size: int = field(default=1_000_000, metadata=at_least(1))
+    batch_size: int = field(default=32, metadata=at_least(1))
+    lr: float = field(default=1e-4, metadata=at_least(0.0))
+    adam_eps: float = field(default=1e-8, metadata=at_least(0.0))
+    gamma: float = field(default=0.99, metadata=between(0.0, 1.0))
+    n_step: int = field(default=1, metadata=at_least(1))
+    double: bool = True  # Double-DQN target (van Hasselt et al. 2016)
+    dueling: bool = False  # dueling head (Wang et al. 2016)
+    hidden: list[int] = field(default_factory=lambda: [120, 84])  # MLP widths (vector observations)
+    target_update_every: int = field(default=1_000, metadata=at_least(1))
+    tau: float = field(default=1.0, metadata=between(0.0, 1.0))  # 1.0 = hard copy, else Polyak
+    epsilon_start: float = field(default=1.0, metadata=between(0.0, 1.0))
+    epsilon_end: float = field(default=0.01, metadata=between(0.0, 1.0))
+    epsilon_fraction: float = field(default=0.1, metadata=between(0.0, 1.0))  # of train.total_steps
+    learning_starts: int = field(default=80_000, metadata=at_least(0))
+    train_frequency: int = field(default=4, metadata=at_least(1))
+    gradient_steps: int = field(default=1, metadata=at_least(1))
+    max_grad_norm: float = field(default=10.0, metadata=at_least(0.0))  # 0 disables clipping
+    prioritized: bool = False  # prioritized replay (Schaul et al. 2016)
+    priority_alpha: float = field(default=0.6, metadata=between(0.0, 1.0))
+    priority_beta: float = field(default=0.4, metadata=between(0.0, 1.0))  # annealed to 1.0

@@ -1,0 +1,109 @@
+"""DQN training loop (Mnih et al. 2015, with Double-DQN, dueling, n-step and prioritized options).
+
+Reads top to bottom like CleanRL's dqn_atari.py: act, learn while the emulators step, store,
+log, checkpoint. The learner's update overlaps with environment stepping in ale-py's threads.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon
+from rlkit.agents.dqn.learner import DQNLearner
+from rlkit.agents.dqn.network import QNetwork
+from rlkit.checkpoint import rng_state, set_rng_state
+from rlkit.envs import make_vec
+from rlkit.replay import ReplayBuffer
+from rlkit.rollout import Rollout
+from rlkit.run import Run
+
+
+def train(run: Run) -> None:
+    """Train DQN for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
+    cfg, agent, device = run.config, run.config.agent, run.device
+    env = make_vec(cfg.env)
+    num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
+    obs_space = env.single_observation_space
+    stacked = len(obs_space.shape) == 3 and cfg.env.frame_stack > 1
+    replay = ReplayBuffer(
+        agent.buffer_size, num_envs, obs_space.shape[1:] if stacked else obs_space.shape, obs_space.dtype,
+        stack=obs_space.shape[0] if stacked else 1, n_step=agent.n_step, gamma=agent.gamma,
+        prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=cfg.seed)
+    print(f"replay buffer: {replay.nbytes / 2**30:.2f} GiB for {agent.buffer_size:,} transitions", flush=True)
+
+    q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
+    learner = DQNLearner(q_net, agent)
+    actor = EpsilonGreedyActor(q_net, num_actions, seed=cfg.seed)
+    step, next_update, next_sync = run.start_step, agent.learning_starts, agent.target_update_every
+    logger = run.start()
+    if run.checkpoint:
+        state = run.checkpoint
+        learner.load_state_dict(state["learner"])
+        actor.rng.bit_generator.state = state["actor_rng"]
+        set_rng_state(state["rng"])
+        next_update, next_sync = int(state["next_update"]), int(state["next_sync"])
+        saved = run.load_replay()
+        if saved is not None:
+            replay.load_state(saved)
+    # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
+    rollout = Rollout(env, device, seed=cfg.seed + step)
+    # Updates wait for this many stored transitions: on a fresh run that is `learning_starts`;
+    # after a resume without a saved replay it refills the buffer first.
+    warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
+    metrics: dict = {}
+    next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
+    epsilon_steps = agent.epsilon_fraction * cfg.train.total_steps
+
+    def save() -> None:
+        state = {"learner": learner.state_dict(), "actor_rng": actor.rng.bit_generator.state,
+                 "rng": rng_state(), "next_update": next_update, "next_sync": next_sync}
+        run.save(step, state, replay.state() if cfg.train.save_replay else None)
+
+    while step < cfg.train.total_steps and not run.stop_requested:
+        epsilon = linear_epsilon(step, agent.epsilon_start, agent.epsilon_end, epsilon_steps)
+        actions = rollout.timed_act(actor.act, rollout.obs, epsilon)
+        rollout.send(actions)
+
+        # Learn while the emulators step (ale-py runs them in its own threads).
+        learn_start = time.perf_counter()
+        while step >= next_update:
+            if len(replay) >= max(warmup, agent.batch_size):
+                beta = agent.priority_beta + (1.0 - agent.priority_beta) * step / cfg.train.total_steps
+                for _ in range(agent.gradient_steps):
+                    batch = replay.sample(agent.batch_size, device, beta=beta)
+                    metrics = learner.update(batch)
+                    if agent.prioritized:
+                        replay.update_priorities(batch.indices, metrics["td_error"].cpu().numpy())
+            next_update += agent.train_frequency
+        if step >= next_sync:
+            learner.sync_target()
+            next_sync += agent.target_update_every
+        learn_seconds = time.perf_counter() - learn_start
+
+        transition = rollout.recv()
+        result = transition.step
+        replay.add(transition.obs, transition.actions, result.reward, result.terminated, result.reset,
+                   result.final_obs)
+        step += num_envs
+        logger.episodes(result.episode_returns, result.episode_lengths, step)
+
+        if step >= next_log:
+            if metrics:
+                logger.scalar("train/loss", metrics["loss"].item(), step)
+                logger.scalar("train/q_mean", metrics["q_mean"].item(), step)
+            logger.scalar("train/epsilon", epsilon, step)
+            logger.scalar("train/lr", learner.optimizer.param_groups[0]["lr"], step)
+            logger.scalar("perf/learn_seconds", learn_seconds, step)
+            for phase, seconds in rollout.seconds.items():
+                logger.scalar(f"perf/{phase}_seconds_total", seconds, step)
+            logger.progress(step)
+            next_log += cfg.train.log_every
+        if step >= next_checkpoint:
+            save()
+            next_checkpoint += cfg.train.checkpoint_every
+    save()
+    logger.progress(step)
+    rollout.close()

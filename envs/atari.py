@@ -1,0 +1,84 @@
+"""Atari games through ale-py's C++ vector environment (threads, no subprocesses).
+
+Standard DQN preprocessing (Mnih et al. 2015; Machado et al. 2018 with sticky actions 0.25):
+up to 30 no-ops on reset, frame skip 4 with a max over the last two frames, 84x84 grayscale,
+a stack of 4 frames, FIRE on reset where the game needs it. Life loss is reported as terminal for
+learning (the emulator plays on), rewards are clipped for learning only, and episode returns are
+the true score of a whole game over all lives.
+"""
+
+from __future__ import annotations
+
+import re
+
+import gymnasium as gym
+import numpy as np
+from ale_py import roms
+from ale_py.vector_env import AtariVectorEnv
+
+from rlkit.config import EnvConfig
+from rlkit.errors import UserError
+from rlkit.vec import EpisodeTracker, VecStep
+
+ATARI_ID = re.compile(r"^ALE/([A-Za-z0-9]+)-v5$")
+
+
+def rom_name(env_id: str) -> str:
+    """'ALE/MontezumaRevenge-v5' -> 'montezuma_revenge', checked against the ROMs ale-py ships."""
+    match = ATARI_ID.match(env_id)
+    if not match:
+        raise UserError(f"env.id: '{env_id}' is not an Atari id of the form ALE/Name-v5")
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", match.group(1)).lower()
+    if name not in roms.get_all_rom_ids():
+        raise UserError(f"env.id: unknown Atari game '{env_id}' (no ROM named '{name}' in ale-py)")
+    return name
+
+
+class AtariVec:
+    """N Atari games stepped together by ale-py's threads; see rlkit.vec.VecEnv."""
+
+    def __init__(self, cfg: EnvConfig):
+        self.num_envs = cfg.num_envs
+        self.terminal_on_life_loss = cfg.terminal_on_life_loss
+        self.clip_rewards = cfg.clip_rewards
+        self.ale = AtariVectorEnv(
+            rom_name(cfg.id), cfg.num_envs, num_threads=cfg.num_threads or min(cfg.num_envs, 2),
+            repeat_action_probability=cfg.sticky_actions, frameskip=cfg.frame_skip,
+            stack_num=cfg.frame_stack, noop_max=cfg.noop_max, max_num_frames_per_episode=cfg.max_episode_frames,
+            img_height=84, img_width=84, grayscale=True, maxpool=True, use_fire_reset=True,
+            episodic_life=False, life_loss_info=False, reward_clipping=False, autoreset_mode="SameStep",
+        )
+        self.single_observation_space = self.ale.single_observation_space
+        self.single_action_space: gym.spaces.Discrete = self.ale.single_action_space
+        self.lives = np.zeros(self.num_envs, dtype=np.int32)
+        self.episodes = EpisodeTracker(self.num_envs)
+        self._order = np.arange(self.num_envs)
+
+    def reset(self, seed: int) -> np.ndarray:
+        obs, info = self.ale.reset(seed=seed)
+        self.lives = info["lives"].copy()
+        self.episodes = EpisodeTracker(self.num_envs)
+        return obs
+
+    def send(self, actions: np.ndarray) -> None:
+        self.ale.send(np.ascontiguousarray(actions, dtype=np.int64))
+
+    def recv(self) -> VecStep:
+        obs, reward, game_over, truncated, info = self.ale.recv()
+        if not np.array_equal(info["env_id"], self._order):  # keep env i in row i
+            order = np.argsort(info["env_id"])
+            obs, reward, game_over, truncated = obs[order], reward[order], game_over[order], truncated[order]
+            info = {k: v[order] for k, v in info.items()}
+        reset = game_over | truncated
+        life_lost = (info["lives"] < self.lives) & ~reset
+        self.lives = info["lives"].copy()
+        terminated = game_over | (life_lost & self.terminal_on_life_loss)
+        reward = reward.astype(np.float32)
+        returns, lengths = self.episodes.update(reward, reset)
+        final_obs = info.get("final_obs", obs)
+        return VecStep(obs=obs, reward=np.sign(reward) if self.clip_rewards else reward,
+                       terminated=terminated, truncated=truncated & ~game_over, reset=reset,
+                       final_obs=final_obs, episode_returns=returns, episode_lengths=lengths)
+
+    def close(self) -> None:
+        self.ale.close()

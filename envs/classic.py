@@ -1,0 +1,48 @@
+"""Gymnasium's classic-control tasks (CartPole-v1, ...) as a synchronous vector env, same-step reset."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from rlkit.config import EnvConfig
+from rlkit.errors import UserError
+from rlkit.vec import EpisodeTracker, VecStep
+
+
+class ClassicVec:
+    """N gymnasium environments in one process; see rlkit.vec.VecEnv."""
+
+    def __init__(self, cfg: EnvConfig):
+        if cfg.id not in gym.registry:
+            raise UserError(f"env.id: unknown environment '{cfg.id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+        self.num_envs = cfg.num_envs
+        self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
+                                 vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+        self.single_observation_space = self.envs.single_observation_space
+        self.single_action_space = self.envs.single_action_space
+        self.episodes = EpisodeTracker(self.num_envs)
+        self._actions: np.ndarray | None = None
+
+    def reset(self, seed: int) -> np.ndarray:
+        obs, _ = self.envs.reset(seed=seed)
+        self.single_action_space.seed(seed)
+        self.episodes = EpisodeTracker(self.num_envs)
+        return obs.astype(np.float32)
+
+    def send(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def recv(self) -> VecStep:
+        obs, reward, terminated, truncated, info = self.envs.step(self._actions)
+        reset = terminated | truncated
+        final_obs = obs.copy()
+        for i in np.flatnonzero(reset):  # gymnasium gives an object array, set only where reset
+            final_obs[i] = info["final_obs"][i]
+        returns, lengths = self.episodes.update(reward, reset)
+        return VecStep(obs=obs.astype(np.float32), reward=reward.astype(np.float32), terminated=terminated,
+                       truncated=truncated & ~terminated, reset=reset, final_obs=final_obs.astype(np.float32),
+                       episode_returns=returns, episode_lengths=lengths)
+
+    def close(self) -> None:
+        self.envs.close()
