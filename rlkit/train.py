@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rlkit.config import agent_module, load_config
 from rlkit.errors import UserError
-from rlkit.run import Run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,10 +49,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit train`."""
     args = parse_args(argv)
-    if args.resume is not None:
+    config = None if args.resume is not None else load_config(args.config, args.overrides)
+    from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
+    from rlkit.run import Run
+
+    if config is None:
         run = Run.resume(args.resume, args.overrides)
     else:
-        config = load_config(args.config, args.overrides)
+        check_env_id(config.env)  # before a run folder exists
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:
