@@ -46,11 +46,13 @@ class Rollout:
 
     def send(self, actions: torch.Tensor | np.ndarray) -> None:
         """Start stepping every env with its action; returns at once where the env is threaded."""
+        start = time.perf_counter()
         if isinstance(actions, torch.Tensor):
             actions = actions.cpu().numpy()
         self._actions = actions
         self.env.send(actions)
         self._sent_at = time.perf_counter()
+        self.seconds["env"] += self._sent_at - start  # send can block while emulators share the cores
 
     def recv(self) -> Transition:
         """Wait for the step started by `send`; advance `obs` to the next observations."""

@@ -54,7 +54,13 @@ class RolloutStorage:
                  device: torch.device):
         shape = (num_steps, num_envs)
         obs_dtype = torch.from_numpy(np.zeros(0, dtype=obs_space.dtype)).dtype
-        self.obs = torch.zeros(shape + tuple(obs_space.shape), dtype=obs_dtype, device=device)
+        # Images (C, H, W) are kept channels-last in memory: minibatches then feed the channels-last
+        # CNN without a transposing copy. `obs` is the (steps, envs, C, H, W) view of that memory.
+        self.images = len(obs_space.shape) == 3
+        c, *rest = obs_space.shape
+        layout = (*rest, c) if self.images else tuple(obs_space.shape)
+        self._obs_memory = torch.zeros(shape + layout, dtype=obs_dtype, device=device)
+        self.obs = self._obs_memory.permute(0, 1, 4, 2, 3) if self.images else self._obs_memory
         if isinstance(action_space, gym.spaces.Discrete):
             self.actions = torch.zeros(shape, dtype=torch.long, device=device)
         else:
@@ -89,8 +95,10 @@ class RolloutStorage:
     def minibatches(self, num_minibatches: int) -> Iterator[Batch]:
         """Yield the whole rollout once, shuffled (torch's global RNG) and split into minibatches."""
         size = self.num_steps * self.num_envs
-        flat = [x.reshape(size, *x.shape[2:]) for x in
-                (self.obs, self.actions, self.logprobs, self.values, self.advantages, self.returns)]
+        obs_rows = self._obs_memory.view(size, -1)  # row gathers: ~10x faster than indexing the view
+        rest = [x.reshape(size, *x.shape[2:]) for x in
+                (self.actions, self.logprobs, self.values, self.advantages, self.returns)]
         order = torch.randperm(size).to(self.device)
         for index in torch.tensor_split(order, num_minibatches):
-            yield Batch(*(x[index] for x in flat))
+            obs = obs_rows.index_select(0, index).view(len(index), *self._obs_memory.shape[2:])
+            yield Batch(obs.permute(0, 3, 1, 2) if self.images else obs, *(x.index_select(0, index) for x in rest))

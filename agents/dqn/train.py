@@ -24,6 +24,7 @@ from rlkit.run import Run
 def train(run: Run) -> None:
     """Train DQN for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
     cfg, agent, device = run.config, run.config.agent, run.device
+    logger = run.start()  # seeds everything, so networks initialise reproducibly
     env = make_vec(cfg.env)
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
     obs_space = env.single_observation_space
@@ -38,7 +39,6 @@ def train(run: Run) -> None:
     learner = DQNLearner(q_net, agent)
     actor = EpsilonGreedyActor(q_net, num_actions, seed=cfg.seed)
     step, next_update, next_sync = run.start_step, agent.learning_starts, agent.target_update_every
-    logger = run.start()
     if run.checkpoint:
         state = run.checkpoint
         learner.load_state_dict(state["learner"])
@@ -54,7 +54,8 @@ def train(run: Run) -> None:
     # after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
     metrics: dict = {}
-    next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
+    next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every  # same grid after a resume
+    next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
     epsilon_steps = agent.epsilon_fraction * cfg.train.total_steps
 
     def save() -> None:

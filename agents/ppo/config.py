@@ -1,0 +1,33 @@
+"""PPO hyperparameters; defaults follow CleanRL's ppo_atari.py (Huang et al. 2022)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rlkit.config import at_least, between
+
+
+@dataclass
+class AgentConfig:
+    """Every PPO knob. A rollout is `num_steps` vector steps of all `env.num_envs` environments."""
+
+    num_steps: int = field(default=128, metadata=at_least(1))  # per environment per rollout
+    num_minibatches: int = field(default=4, metadata=at_least(1))
+    update_epochs: int = field(default=4, metadata=at_least(1))
+    lr: float = field(default=2.5e-4, metadata=at_least(0.0))
+    anneal_lr: bool = True  # linearly to 0 over train.total_steps
+    adam_eps: float = field(default=1e-5, metadata=at_least(0.0))
+    gamma: float = field(default=0.99, metadata=between(0.0, 1.0))
+    gae_lambda: float = field(default=0.95, metadata=between(0.0, 1.0))
+    clip_coef: float = field(default=0.1, metadata=at_least(0.0))
+    anneal_clip: bool = False  # clip range linearly to 0 too (Schulman et al. 2017's Atari setting)
+    clip_vloss: bool = True  # clip the value update to +-clip_coef around the rollout's values
+    norm_adv: bool = True  # normalize advantages per minibatch
+    ent_coef: float = field(default=0.01, metadata=at_least(0.0))
+    vf_coef: float = field(default=0.5, metadata=at_least(0.0))
+    max_grad_norm: float = field(default=0.5, metadata=at_least(0.0))  # 0 disables clipping
+    target_kl: float = field(default=0.0, metadata=at_least(0.0))  # stop the epochs above it; 0 = off
+    hidden: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths (vector observations)
+    activation: Literal["tanh", "relu"] = "tanh"  # MLP activation
+    init_log_std: float = 0.0  # initial log standard deviation of Gaussian (continuous) actions

@@ -1,0 +1,114 @@
+"""Actor-critic networks: a shared Nature-CNN trunk for pixels, separate MLPs for vectors.
+
+Initialization follows CleanRL's PPO: orthogonal weights (gain sqrt 2 in the torsos, 0.01 for the
+policy head so the first policy is near uniform, 1 for the value head) and zero biases.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlkit.agents.networks import is_pixels, make_torso
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def orthogonal_init(module: nn.Module, gain: float) -> nn.Module:
+    """Orthogonal weights and zero biases for every linear and convolutional layer in `module`."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            with torch.no_grad():  # via a contiguous copy: channels_last weights cannot be viewed as 2-D
+                layer.weight.copy_(nn.init.orthogonal_(torch.empty(layer.weight.shape), gain))
+                layer.bias.zero_()
+    return module
+
+
+class CategoricalHead(nn.Module):
+    """Discrete actions: the head outputs log-probabilities of every action."""
+
+    def __init__(self, features: int, num_actions: int):
+        super().__init__()
+        self.linear = orthogonal_init(nn.Linear(features, num_actions), 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.linear(x), dim=-1)
+
+    def sample(self, logp: torch.Tensor) -> torch.Tensor:
+        return torch.multinomial(logp.exp(), 1).squeeze(-1)
+
+    def log_prob(self, logp: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self, logp: torch.Tensor) -> torch.Tensor:
+        return -(logp.exp() * logp).sum(-1)
+
+
+class GaussianHead(nn.Module):
+    """Continuous actions: a diagonal Gaussian with a state-dependent mean and a learned log std."""
+
+    def __init__(self, features: int, action_dim: int, init_log_std: float):
+        super().__init__()
+        self.linear = orthogonal_init(nn.Linear(features, action_dim), 0.01)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+    def sample(self, mean: torch.Tensor) -> torch.Tensor:
+        return mean + self.log_std.exp() * torch.randn_like(mean)
+
+    def log_prob(self, mean: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        z = (actions - mean) * torch.exp(-self.log_std)
+        return (-0.5 * z.square() - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self, mean: torch.Tensor) -> torch.Tensor:
+        per_dim = 0.5 + 0.5 * math.log(2 * math.pi) + self.log_std
+        return per_dim.sum().expand(mean.shape[0])
+
+
+class ActorCritic(nn.Module):
+    """Policy and value function; one forward pass gives both (one torso pass for pixels)."""
+
+    def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden: list[int],
+                 activation: str = "tanh", init_log_std: float = 0.0):
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        self.shared = is_pixels(obs_space)
+        self.actor_torso = orthogonal_init(make_torso(obs_space, hidden, act), math.sqrt(2))
+        self.critic_torso = None if self.shared else orthogonal_init(make_torso(obs_space, hidden, act),
+                                                                     math.sqrt(2))
+        features = self.actor_torso.out_features
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.policy = CategoricalHead(features, int(action_space.n))
+        else:
+            self.policy = GaussianHead(features, int(action_space.shape[0]), init_log_std)
+        self.critic_head = orthogonal_init(nn.Linear(features, 1), 1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(policy parameters, state values)."""
+        actor = self.actor_torso(obs)
+        critic = actor if self.critic_torso is None else self.critic_torso(obs)
+        return self.policy(actor), self.critic_head(critic).squeeze(-1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State values only (bootstraps)."""
+        torso = self.actor_torso if self.critic_torso is None else self.critic_torso
+        return self.critic_head(torso(obs)).squeeze(-1)
+
+    @torch.inference_mode()
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample one action per observation: (actions, their log-probabilities, values)."""
+        params, values = self(obs)
+        actions = self.policy.sample(params)
+        return actions, self.policy.log_prob(params, actions), values
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log-probabilities of `actions`, policy entropy, values) under the current weights."""
+        params, values = self(obs)
+        return self.policy.log_prob(params, actions), self.policy.entropy(params), values

@@ -1,0 +1,101 @@
+"""PPO training loop (Schulman et al. 2017), read top to bottom like CleanRL's ppo_atari.py.
+
+Each iteration: collect `num_steps` vector steps into preallocated storage (one batched forward
+pass per step), compute GAE, run several epochs of minibatch updates, log, checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit.agents.ppo.learner import PPOLearner
+from rlkit.agents.ppo.network import ActorCritic
+from rlkit.checkpoint import rng_state, set_rng_state
+from rlkit.config import Config
+from rlkit.envs import make_vec
+from rlkit.errors import UserError
+from rlkit.rollout import Rollout
+from rlkit.run import Run
+from rlkit.storage import RolloutStorage
+
+
+def check_config(cfg: Config, action_space: gym.Space) -> None:
+    """Raise UserError for settings PPO cannot run with, naming the key at fault."""
+    batch = cfg.env.num_envs * cfg.agent.num_steps
+    if cfg.agent.num_minibatches > batch:
+        raise UserError(f"agent.num_minibatches: {cfg.agent.num_minibatches} is more than the rollout's "
+                        f"{batch} transitions (env.num_envs x agent.num_steps)")
+    if not isinstance(action_space, (gym.spaces.Discrete, gym.spaces.Box)) or (
+            isinstance(action_space, gym.spaces.Box) and len(action_space.shape) != 1):
+        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; PPO supports "
+                        "Discrete and one-dimensional Box actions")
+
+
+def train(run: Run) -> None:
+    """Train PPO for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
+    cfg, agent, device = run.config, run.config.agent, run.device
+    env = make_vec(cfg.env)
+    num_envs, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
+    try:
+        check_config(cfg, action_space)
+    except UserError:
+        env.close()
+        raise
+    logger = run.start()  # seeds torch before the network is built
+    net = ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std).to(device)
+    learner = PPOLearner(net, agent)
+    storage = RolloutStorage(agent.num_steps, num_envs, obs_space, action_space, device)
+    step = run.start_step
+    if run.checkpoint:
+        learner.load_state_dict(run.checkpoint["learner"])
+        set_rng_state(run.checkpoint["rng"])
+    # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
+    rollout = Rollout(env, device, seed=cfg.seed + step)
+    next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
+
+    def save() -> None:
+        run.save(step, {"learner": learner.state_dict(), "rng": rng_state()})
+
+    while step < cfg.train.total_steps and not run.stop_requested:
+        remaining = 1.0 - step / cfg.train.total_steps
+        phase_start = dict(rollout.seconds)
+        for t in range(agent.num_steps):
+            actions, logprobs, values = rollout.timed_act(net.act, rollout.obs)
+            rollout.send(actions)
+            storage.add(t, rollout.obs, actions, logprobs, values)  # while the emulators step
+            result = rollout.recv().step
+            storage.add_outcome(t, result.reward, result.terminated | result.reset)
+            if result.truncated.any():  # time limit: bootstrap from the value of the final observation
+                rows = np.flatnonzero(result.truncated)
+                final_obs = torch.from_numpy(result.final_obs[rows]).to(device)
+                with torch.inference_mode():
+                    storage.bootstrap(t, rows, net.value(final_obs), agent.gamma)
+            step += num_envs
+            logger.episodes(result.episode_returns, result.episode_lengths, step)
+        with torch.inference_mode():
+            storage.compute_advantages(net.value(rollout.obs), agent.gamma, agent.gae_lambda)
+
+        learn_start = time.perf_counter()
+        metrics = learner.update(storage, remaining)
+        learn_seconds = time.perf_counter() - learn_start
+
+        if step >= next_log:
+            for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac",
+                        "explained_variance", "lr", "clip", "epochs"):
+                logger.scalar(f"train/{key}", metrics[key], step)
+            for phase, seconds in rollout.seconds.items():  # this iteration's time per phase
+                logger.scalar(f"perf/{phase}_seconds", seconds - phase_start[phase], step)
+            logger.scalar("perf/learn_seconds", learn_seconds, step)
+            logger.progress(step)
+            next_log = step + cfg.train.log_every
+        if step >= next_checkpoint:
+            save()
+            while next_checkpoint <= step:
+                next_checkpoint += cfg.train.checkpoint_every
+    save()
+    logger.progress(step)
+    rollout.close()

@@ -1,0 +1,92 @@
+"""Atari adapter: shapes, reward clipping for learning only, life loss as terminal, whole-game returns."""
+
+import numpy as np
+import pytest
+
+from rlkit.config import EnvConfig
+from rlkit.envs import make_vec
+from rlkit.errors import UserError
+from rlkit.envs.atari import rom_name
+
+
+def play(env, steps, seed=0):
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        env.send(rng.integers(0, env.single_action_space.n, env.num_envs))
+        yield env.recv()
+
+
+def test_ids_map_to_shipped_roms():
+    assert rom_name("ALE/Pong-v5") == "pong"
+    assert rom_name("ALE/MontezumaRevenge-v5") == "montezuma_revenge"
+    with pytest.raises(UserError, match="unknown Atari game"):
+        rom_name("ALE/Pongg-v5")
+    with pytest.raises(UserError, match="ALE/Name-v5"):
+        rom_name("ALE/Pong")
+
+
+def test_observations_are_stacked_84x84_grayscale_zero_padded_at_reset():
+    env = make_vec(EnvConfig(id="ALE/Pong-v5", num_envs=3))
+    obs = env.reset(seed=1)
+    assert obs.shape == (3, 4, 84, 84) and obs.dtype == np.uint8
+    assert (obs[:, :3] == 0).all() and obs[:, 3].mean() > 0  # only the newest frame at reset
+    step = next(play(env, 1))
+    np.testing.assert_array_equal(step.obs[:, :3], obs[:, 1:])  # the stack shifts by one frame
+    assert env.single_action_space.n == 6
+    env.close()
+
+
+def test_rewards_are_clipped_for_learning_but_returns_are_true_scores():
+    env = make_vec(EnvConfig(id="ALE/SpaceInvaders-v5", num_envs=2, clip_rewards=True))
+    positives, returns = 0, []
+    for step in play(env, 2500):
+        assert set(np.unique(step.reward)) <= {-1.0, 0.0, 1.0}
+        positives += int((step.reward > 0).sum())
+        returns += step.episode_returns
+    assert returns, "random play must finish a game"
+    assert max(returns) > 1 and sum(returns) > positives  # invaders are worth 5 to 30 points
+    env.close()
+
+
+def test_life_loss_is_terminal_for_learning_and_the_game_plays_on():
+    env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=1, terminal_on_life_loss=True))
+    life_losses, games, raw = 0, [], 0.0
+    for step in play(env, 3000, seed=3):
+        if step.terminated[0] and not step.reset[0]:
+            life_losses += 1
+            assert step.obs[0, :3].any(), "a life loss must not reset the frame stack"
+        games += step.episode_returns
+    assert games and life_losses >= 4 * len(games)  # 5 lives: 4 losses without a reset per game
+    env.close()
+
+    env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=1, terminal_on_life_loss=False))
+    steps = list(play(env, 1500, seed=3))
+    assert all(s.terminated[0] == s.reset[0] for s in steps if not s.truncated[0])
+    env.close()
+
+
+def test_final_observation_is_the_last_frame_of_the_ended_game():
+    env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=2, terminal_on_life_loss=False))
+    previous = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        env.send(rng.integers(0, 4, 2))
+        step = env.recv()
+        for i in np.flatnonzero(step.reset):
+            np.testing.assert_array_equal(step.final_obs[i, :3], previous[i, 1:])
+            assert (step.obs[i, :3] == 0).all()
+            return
+        previous = step.obs
+    pytest.fail("no game ended")
+
+
+def test_sticky_actions_change_play():
+    def trajectory(sticky):
+        env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=1, sticky_actions=sticky))
+        frames = [s.obs[0, -1].copy() for s in play(env, 200, seed=5)]
+        env.close()
+        return np.stack(frames)
+
+    assert np.array_equal(trajectory(0.0), trajectory(0.0))  # seeded and deterministic
+    assert not np.array_equal(trajectory(0.0), trajectory(0.25))

@@ -1,0 +1,132 @@
+"""DQN: the TD target by hand, a CartPole learning threshold, determinism, and a Pong run that resumes."""
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli, scalars
+from rlkit.agents.dqn.actor import linear_epsilon
+from rlkit.agents.dqn.config import AgentConfig
+from rlkit.agents.dqn.learner import DQNLearner
+from rlkit.agents.dqn.network import QNetwork
+from rlkit.replay import Batch
+
+
+def fixed_net(values):
+    """A Q-network whose output for observation [k] is values[k] (a lookup table)."""
+    net = QNetwork(gym.spaces.Box(0, 1, (len(values),)), len(values[0]), hidden=[], dueling=False)
+    with torch.no_grad():
+        net.head.weight.copy_(torch.tensor(values, dtype=torch.float32).T)
+        net.head.bias.zero_()
+    return net
+
+
+def one_hot(i, n=3):
+    return torch.eye(n)[i]
+
+
+@pytest.mark.parametrize("double, expected", [(False, 1.0 + 0.9 * 5.0), (True, 1.0 + 0.9 * 2.0)])
+def test_td_target_double_chooses_with_online_and_evaluates_with_target(double, expected):
+    online = fixed_net([[0.0, 0.0], [0.0, 0.0], [9.0, 1.0]])  # online prefers action 0 in state 2
+    learner = DQNLearner(online, AgentConfig(double=double))
+    learner.target = fixed_net([[0.0, 0.0], [0.0, 0.0], [2.0, 5.0]])
+    batch = Batch(obs=one_hot([0]), actions=torch.tensor([0]), returns=torch.tensor([1.0]),
+                  next_obs=one_hot([2]), discounts=torch.tensor([0.9]), weights=torch.ones(1), indices=None)
+    assert learner.td_target(batch).item() == pytest.approx(expected)
+    batch.discounts = torch.tensor([0.0])  # terminated: no bootstrap
+    assert learner.td_target(batch).item() == pytest.approx(1.0)
+
+
+def test_polyak_and_hard_target_updates():
+    net = fixed_net([[1.0, 1.0]])
+    learner = DQNLearner(net, AgentConfig(tau=0.25))
+    before = copy.deepcopy(learner.target.head.weight)
+    with torch.no_grad():
+        net.head.weight.add_(4.0)
+    learner.sync_target()
+    torch.testing.assert_close(learner.target.head.weight, before + 1.0)
+    learner.cfg = AgentConfig(tau=1.0)
+    learner.sync_target()
+    torch.testing.assert_close(learner.target.head.weight, net.head.weight)
+
+
+def test_dueling_head_is_value_plus_centred_advantage():
+    net = QNetwork(gym.spaces.Box(0, 1, (2,)), 3, hidden=[], dueling=True)
+    out = net.head(net.torso(torch.ones(1, 2)))
+    q = net(torch.ones(1, 2))
+    torch.testing.assert_close(q, out[:, :1] + out[:, 1:] - out[:, 1:].mean(dim=1, keepdim=True))
+
+
+def test_linear_epsilon_schedule():
+    assert linear_epsilon(0, 1.0, 0.1, 100) == 1.0
+    assert linear_epsilon(50, 1.0, 0.1, 100) == pytest.approx(0.55)
+    assert linear_epsilon(500, 1.0, 0.1, 100) == pytest.approx(0.1)
+
+
+def test_cartpole_dqn_learns(tmp_path):
+    """From seed 1 the shipped config reaches a mean return >= 400 over its last 10 episodes."""
+    result = run_cli("train", "configs/cartpole_dqn.yaml", "train.progress_bar=false", "--run-dir",
+                     str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
+    assert np.mean(returns[-10:]) >= 400, returns[-10:]
+
+
+def test_same_seed_same_run(tmp_path):
+    """Two CPU runs from one seed give identical episodes and identical weights."""
+    def train(name):
+        result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=3000", "train.progress_bar=false",
+                         "agent.learning_starts=500", "--run-dir", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        weights = torch.load(tmp_path / name / "checkpoints" / "step_000000003000.pt", weights_only=True)
+        return scalars(tmp_path / name, "episode/return"), weights["learner"]["q_net"]
+
+    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
+    assert returns_a == returns_b and len(returns_a) > 10
+    for key in weights_a:
+        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+
+
+def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
+    run_dir = tmp_path / "pong"
+    budget = ["agent.learning_starts=300", "agent.buffer_size=3000", "train.checkpoint_every=500",
+              "train.log_every=100", "train.progress_bar=false", "torch_threads=1"]
+    first = run_cli("train", "configs/pong_dqn.yaml", "train.total_steps=1000", *budget, "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
+    assert checkpoints == ["step_000000000500.pt", "step_000000001000.pt"]
+    assert (run_dir / "config.yaml").exists()
+    losses = scalars(run_dir, "train/loss")
+    assert losses and all(np.isfinite(v) for _, v in losses)
+    for tag in ("train/q_mean", "train/epsilon", "train/lr", "perf/sps"):
+        assert scalars(run_dir, tag), tag
+
+    second = run_cli("train", "--resume", str(run_dir), "train.total_steps=1400")
+    assert second.returncode == 0, second.stderr
+    state = torch.load(run_dir / "checkpoints" / "step_000000001400.pt", weights_only=True)
+    assert state["step"] == 1400 and state["learner"]["updates"] > 0
+    steps = [step for step, _ in scalars(run_dir, "train/epsilon")]
+    assert steps == sorted(set(steps)) and steps[-1] == 1400  # continued, no step logged twice
+    assert [s for s in steps if s > 1000] == [1100, 1200, 1300, 1400]
+
+
+def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
+    """Dueling, n-step, prioritized replay, Polyak targets; save_replay restores the buffer on resume."""
+    run_dir = tmp_path / "options"
+    options = ["agent.dueling=true", "agent.n_step=3", "agent.prioritized=true", "agent.tau=0.05",
+               "agent.target_update_every=4", "agent.learning_starts=200", "train.save_replay=true",
+               "train.checkpoint_every=500", "train.progress_bar=false", "env.num_envs=2"]
+    first = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=1000", *options, "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    with np.load(run_dir / "checkpoints" / "replay_000000001000.npz", allow_pickle=False) as replay:
+        assert replay["count"].sum() >= 1000 and replay["tree"][1] > 0
+    second = run_cli("train", "--resume", str(run_dir), "train.total_steps=1200")
+    assert second.returncode == 0, second.stderr
+    before = torch.load(run_dir / "checkpoints" / "step_000000001000.pt", weights_only=True)
+    after = torch.load(run_dir / "checkpoints" / "step_000000001200.pt", weights_only=True)
+    # with the buffer restored, learning continues at once: 200 steps at 2 envs, one update per 4 steps
+    assert after["learner"]["updates"] - before["learner"]["updates"] == 50
+    assert all(np.isfinite(v) for _, v in scalars(run_dir, "train/loss"))

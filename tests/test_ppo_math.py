@@ -1,0 +1,127 @@
+"""PPO's numerical pieces against hand-computed values: GAE with episode ends, the clipped losses."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlkit.agents.ppo.learner import explained_variance, policy_loss, value_loss
+from rlkit.agents.ppo.network import ActorCritic
+from rlkit.storage import RolloutStorage, gae
+
+GAMMA, LAM = 0.9, 0.8
+
+
+def filled_storage() -> RolloutStorage:
+    """Two envs, four steps. Env 0: terminated at t=1, truncated at t=3 (V(final obs) = 10).
+    Env 1: no episode end; bootstraps from last_value = 2."""
+    space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    storage = RolloutStorage(4, 2, space, gym.spaces.Discrete(2), torch.device("cpu"))
+    rewards = np.array([[1, 0], [2, 0], [3, 0], [4, 1]], dtype=np.float32)
+    values = torch.tensor([[0.5, 0.0], [1.0, 0.0], [1.5, 0.0], [2.0, 0.0]])
+    terminated = np.array([[0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
+    reset = np.array([[0, 0], [1, 0], [0, 0], [1, 0]], dtype=bool)  # the truncation resets env 0
+    for t in range(4):
+        storage.add(t, torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), torch.zeros(2), values[t])
+        storage.add_outcome(t, rewards[t], terminated[t] | reset[t])
+    storage.bootstrap(3, np.array([0]), torch.tensor([10.0]), GAMMA)
+    storage.compute_advantages(torch.tensor([7.0, 2.0]), GAMMA, LAM)
+    return storage
+
+
+def test_gae_matches_hand_computed_values_with_terminations_and_truncations():
+    storage = filled_storage()
+    # Env 0, backwards. t=3 truncated: r = 4 + 0.9 * 10 = 13, no V(s_4) (next episode): A = 13 - 2 = 11.
+    # t=2: delta = 3 + 0.9 * 2 - 1.5 = 3.3; A = 3.3 + 0.72 * 11 = 11.22.
+    # t=1 terminated: A = 2 - 1 = 1.  t=0: delta = 1 + 0.9 * 1 - 0.5 = 1.4; A = 1.4 + 0.72 * 1 = 2.12.
+    # Env 1: t=3: A = 1 + 0.9 * 2 = 2.8; then A_t = 0.72 * A_{t+1}: 2.016, 1.45152, 1.0450944.
+    expected = torch.tensor([[2.12, 1.0450944], [1.0, 1.45152], [11.22, 2.016], [11.0, 2.8]])
+    torch.testing.assert_close(storage.advantages, expected)
+    torch.testing.assert_close(storage.returns, expected + storage.values)
+    assert storage.rewards[3, 0].item() == pytest.approx(13.0)
+
+
+def test_gae_with_lambda_one_is_the_discounted_return_minus_value():
+    rewards = torch.tensor([[1.0], [1.0], [1.0]])
+    values = torch.tensor([[0.3], [0.2], [0.1]])
+    ends = torch.zeros(3, 1)
+    adv = gae(rewards, values, ends, torch.tensor([5.0]), gamma=0.5, lam=1.0)
+    returns = [1 + 0.5 + 0.25 + 0.125 * 5, 1 + 0.5 + 0.25 * 5, 1 + 0.5 * 5]
+    torch.testing.assert_close(adv.squeeze(1), torch.tensor(returns) - values.squeeze(1))
+
+
+def test_minibatches_cover_the_rollout_once_and_images_stay_channels_last():
+    space = gym.spaces.Box(0, 255, (4, 6, 5), np.uint8)
+    storage = RolloutStorage(3, 4, space, gym.spaces.Discrete(3), torch.device("cpu"))
+    for t in range(3):
+        frames = torch.arange(4 * 120, dtype=torch.int64).reshape(4, 4, 6, 5) % 251
+        frames[:, 0, 0, 0] = t * 4 + torch.arange(4)  # a tag per (step, env)
+        storage.add(t, frames.to(torch.uint8), torch.arange(4), torch.zeros(4), t * 4 + torch.arange(4.0))
+    batches = list(storage.minibatches(5))
+    assert sum(len(b.values) for b in batches) == 12
+    tags = torch.cat([b.obs[:, 0, 0, 0] for b in batches]).long()
+    assert sorted(tags.tolist()) == list(range(12))
+    assert torch.equal(tags.float(), torch.cat([b.values for b in batches]))  # rows stay aligned
+    for b in batches:
+        assert b.obs.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(b.obs[:, 1:].long(), storage.obs.reshape(12, 4, 6, 5)[b.values.long(), 1:].long())
+
+
+def test_clipped_surrogate_against_hand_computed_reference():
+    ratio = torch.tensor([1.5, 0.5, 1.5, 0.5, 1.0])
+    advantages = torch.tensor([2.0, -1.0, -1.0, 2.0, 3.0])
+    # min(r A, clip(r, 0.8, 1.2) A): 2.4 (clipped), -0.8 (clipped), -1.5, 1.0, 3.0
+    expected = -(2.4 - 0.8 - 1.5 + 1.0 + 3.0) / 5
+    logratio = ratio.log().requires_grad_()
+    loss = policy_loss(logratio, advantages, clip=0.2)
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    # d/dlogratio of -mean(r A) is -r A / 5 where the unclipped term is the minimum, else 0.
+    torch.testing.assert_close(logratio.grad, torch.tensor([0.0, 0.0, 1.5, -1.0, -3.0]) / 5)
+
+
+def test_clipped_surrogate_matches_the_formula_on_random_inputs():
+    generator = torch.Generator().manual_seed(0)
+    logratio = torch.randn(1000, generator=generator) * 0.3
+    advantages = torch.randn(1000, generator=generator)
+    r, a = logratio.exp().numpy(), advantages.numpy()
+    reference = -np.mean(np.minimum(r * a, np.clip(r, 0.9, 1.1) * a))
+    assert policy_loss(logratio, advantages, 0.1).item() == pytest.approx(reference, rel=1e-5)
+
+
+def test_value_loss_clipping():
+    values, old, returns = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]), torch.tensor([2.0, 2.0])
+    assert value_loss(values, old, returns, None).item() == pytest.approx(0.5 * (1 + 1) / 2)
+    # clip 0.5: clipped values 0.5 and 0.5 -> errors 2.25 each; max with 1 and 1 -> 2.25
+    assert value_loss(values, old, returns, 0.5).item() == pytest.approx(0.5 * 2.25)
+
+
+def test_explained_variance():
+    target = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(target, target) == pytest.approx(1.0)
+    assert explained_variance(torch.full((4,), 2.5), target) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("space", [gym.spaces.Discrete(5), gym.spaces.Box(-2.0, 2.0, (3,), np.float32)])
+def test_log_probs_and_entropy_match_torch_distributions(space):
+    torch.manual_seed(0)
+    net = ActorCritic(gym.spaces.Box(-1.0, 1.0, (4,), np.float32), space, [16], init_log_std=-0.5)
+    obs = torch.randn(7, 4)
+    actions, logprobs, values = (x.clone() for x in net.act(obs))  # inference tensors -> normal
+    with torch.no_grad():
+        params, _ = net(obs)
+        if isinstance(space, gym.spaces.Discrete):
+            dist = torch.distributions.Categorical(logits=params)
+            reference_lp, reference_ent = dist.log_prob(actions), dist.entropy()
+        else:
+            dist = torch.distributions.Normal(params, net.policy.log_std.exp())
+            reference_lp, reference_ent = dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
+            assert net.policy.log_std[0].item() == pytest.approx(-0.5)
+        new_lp, entropy, new_values = net.evaluate(obs, actions)
+        assert math.isfinite(float(net.value(obs).sum()))
+    torch.testing.assert_close(logprobs, reference_lp)
+    torch.testing.assert_close(new_lp, reference_lp)
+    torch.testing.assert_close(entropy, reference_ent)
+    torch.testing.assert_close(values, new_values)

@@ -1,0 +1,110 @@
+"""End-to-end PPO runs through `rlkit train`: CartPole learns, Pong checkpoints/stops/resumes,
+Pendulum (continuous actions) trains, and bad input is one line naming the key."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rlkit.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+RLKIT = [sys.executable, "-m", "rlkit.cli", "train"]
+
+
+def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) pairs of one TensorBoard tag, in the order written."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
+
+
+def rlkit_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*RLKIT, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_cartpole_learns_to_450_from_a_fixed_seed(tmp_path):
+    # The shipped config (RL Zoo hyperparameters) with half its budget: 50k steps, ~20 s here.
+    start = time.perf_counter()
+    result = rlkit_train("configs/cartpole_ppo.yaml", "train.progress_bar=false", "train.total_steps=50000",
+                         "seed=1", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
+    assert len(returns) >= 10
+    print(f"CartPole PPO: {time.perf_counter() - start:.1f} s, last 10 returns {np.mean(returns[-10:]):.1f}")
+    assert np.mean(returns[-10:]) >= 450
+
+
+@pytest.mark.slow
+def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
+    run_dir = tmp_path / "pong"
+    tiny = ["train.progress_bar=false", "device=cpu", "torch_threads=1", "env.num_envs=8", "agent.num_steps=32",
+            "train.log_every=256", "train.checkpoint_every=1024"]
+    leg1 = subprocess.Popen([*RLKIT, "configs/pong_ppo.yaml", *tiny, "train.total_steps=1000000",
+                             "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    checkpoints = run_dir / "checkpoints"
+    deadline = time.monotonic() + 180
+    while not list(checkpoints.glob("step_*.pt")) and time.monotonic() < deadline and leg1.poll() is None:
+        time.sleep(0.2)
+    leg1.send_signal(signal.SIGINT)  # like Ctrl-C: finish the iteration, checkpoint, exit 0
+    out, err = leg1.communicate(timeout=120)
+    assert leg1.returncode == 0, err
+    assert "stopped; checkpoint saved" in out
+    stopped_at = max(int(p.stem.split("_")[1]) for p in checkpoints.glob("step_*.pt"))
+    assert stopped_at >= 1024 and stopped_at % 256 == 0
+
+    state = torch.load(checkpoints / f"step_{stopped_at:012d}.pt", weights_only=True)
+    assert state["step"] == stopped_at and state["learner"]["updates"] == stopped_at // 256
+    assert {"net", "optimizer"} <= set(state["learner"]) and "torch" in state["rng"]
+
+    result = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at + 1024}")
+    assert result.returncode == 0, result.stderr
+    assert (checkpoints / f"step_{stopped_at + 1024:012d}.pt").is_file()
+    state = torch.load(checkpoints / f"step_{stopped_at + 1024:012d}.pt", weights_only=True)
+    assert state["learner"]["updates"] == stopped_at // 256 + 4  # counters continue
+
+    steps = [step for step, _ in scalars(run_dir, "train/policy_loss")]
+    assert steps == list(range(256, stopped_at + 1024 + 1, 256))  # one curve, no gap, no duplicate
+    for tag in ("perf/sps", "perf/act_seconds", "perf/env_seconds", "perf/learn_seconds", "train/value_loss",
+                "train/entropy", "train/approx_kl", "train/clipfrac", "train/explained_variance"):
+        assert scalars(run_dir, tag), tag
+
+
+def test_pendulum_continuous_actions_train(tmp_path):
+    config = {"algo": "ppo", "seed": 1, "device": "cpu", "torch_threads": 1,
+              "env": {"id": "Pendulum-v1", "num_envs": 4},
+              "train": {"total_steps": 4096, "checkpoint_every": 4096, "log_every": 1024, "progress_bar": False},
+              "agent": {"num_steps": 256, "ent_coef": 0.0, "clip_coef": 0.2, "lr": 3e-4}}
+    path = tmp_path / "pendulum_ppo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = rlkit_train(str(path), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    returns = scalars(tmp_path / "run", "episode/return")
+    assert len(returns) == 4 * (4096 // 4 // 200)  # 200-step episodes, truncated (bootstrapped)
+    assert all(np.isfinite(v) and v < 0 for _, v in returns)
+    assert np.isfinite([v for _, v in scalars(tmp_path / "run", "train/value_loss")]).all()
+    assert (tmp_path / "run" / "checkpoints" / "step_000000004096.pt").is_file()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("agent.clip_coef=-0.1", "agent.clip_coef"),
+    ("agent.num_minibatches=100000", "agent.num_minibatches"),
+    ("agent.activation=gelu", "agent.activation"),
+    ("agent.gae_lambda=2", "agent.gae_lambda"),
+    ("agent.epochs=3", "agent.epochs"),
+])
+def test_bad_input_is_one_line_naming_the_key(tmp_path, capsys, override, key):
+    code = cli_main(["train", str(ROOT / "configs/cartpole_ppo.yaml"), override, "train.progress_bar=false",
+                     "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and key in err and len(err.splitlines()) == 1, err
