@@ -1,4 +1,4 @@
-"""Gymnasium's classic-control tasks (CartPole-v1, ...) as a synchronous vector env, same-step reset."""
+"""Gymnasium's classic-control tasks (CartPole-v1, Pendulum-v1, ...) as a synchronous vector env, same-step reset."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class ClassicVec:
         return obs.astype(np.float32)
 
     def send(self, actions: np.ndarray) -> None:
+        if isinstance(self.single_action_space, gym.spaces.Box):  # continuous: clip into the bounds
+            space = self.single_action_space
+            actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
         self._actions = actions
 
     def recv(self) -> VecStep:

@@ -28,12 +28,12 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 class Logger:
     """Writes scalars to RUN_DIR (TensorBoard) and drives the progress bar.
 
-    On resume, `start_step` purges events written after the checkpoint, so curves continue
-    without duplicated steps.
+    On resume, events written after the checkpoint at `start_step` (steps > start_step) are
+    purged, so curves continue without duplicated steps.
     """
 
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_step if start_step > 0 else None)
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step > 0 else None)
         self.returns: deque[float] = deque(maxlen=20)
         self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                         disable=not show_progress, smoothing=0.05)

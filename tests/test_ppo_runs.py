@@ -1,34 +1,22 @@
 """End-to-end PPO runs through `rlkit train`: CartPole learns, Pong checkpoints/stops/resumes,
 Pendulum (continuous actions) trains, and bad input is one line naming the key."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from conftest import ROOT, run_cli, scalars
 from rlkit.cli import main as cli_main
 
-ROOT = Path(__file__).resolve().parents[1]
-RLKIT = [sys.executable, "-m", "rlkit.cli", "train"]
 
-
-def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
-    """(step, value) pairs of one TensorBoard tag, in the order written."""
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return [(e.step, e.value) for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
-
-
-def rlkit_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*RLKIT, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def rlkit_train(*args: str) -> subprocess.CompletedProcess:
+    return run_cli("train", *args, timeout=300)
 
 
 @pytest.mark.slow
@@ -49,7 +37,7 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     run_dir = tmp_path / "pong"
     tiny = ["train.progress_bar=false", "device=cpu", "torch_threads=1", "env.num_envs=8", "agent.num_steps=32",
             "train.log_every=256", "train.checkpoint_every=1024"]
-    leg1 = subprocess.Popen([*RLKIT, "configs/pong_ppo.yaml", *tiny, "train.total_steps=1000000",
+    leg1 = subprocess.Popen([sys.executable, "-m", "rlkit.cli", "train", "configs/pong_ppo.yaml", *tiny, "train.total_steps=1000000",
                              "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     checkpoints = run_dir / "checkpoints"
