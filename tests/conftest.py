@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """`rlkit ARGS` as a user would run it; returns the finished process (text output)."""
-    return subprocess.run([sys.executable, "-m", "rlkit.cli", *args], cwd=cwd or ROOT, capture_output=True,
+    # -P: never import the source folder `rlkit/` from the working directory in place of the install
+    return subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", *args], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 

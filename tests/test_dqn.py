@@ -78,7 +78,7 @@ def test_cartpole_dqn_learns(tmp_path):
 def test_same_seed_same_run(tmp_path):
     """Two CPU runs from one seed give identical episodes and identical weights."""
     def train(name):
-        result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=3000", "train.progress_bar=false",
+        result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=3000", "train.progress_bar=false", "device=cpu",
                          "agent.learning_starts=500", "--run-dir", str(tmp_path / name))
         assert result.returncode == 0, result.stderr
         weights = torch.load(tmp_path / name / "checkpoints" / "step_000000003000.pt", weights_only=True)
