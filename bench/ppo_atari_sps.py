@@ -10,6 +10,7 @@ and is not timed. SPS counts whole iterations: acting, emulation and learning.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
 
-def rlkit_sps(rollouts: int, threads: int) -> tuple[float, dict[str, float]]:
+def rlkit_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, float]]:
     """Train rlkit PPO (configs/pong_ppo.yaml) for 1 + `rollouts` iterations; SPS after the first."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -28,7 +29,7 @@ def rlkit_sps(rollouts: int, threads: int) -> tuple[float, dict[str, float]]:
 
     config_path = Path(__file__).resolve().parents[1] / "configs" / "pong_ppo.yaml"
     overrides = [f"train.total_steps={(rollouts + 1) * ROLLOUT}", f"train.log_every={ROLLOUT}",
-                 "train.checkpoint_every=100000000", "train.progress_bar=false", "device=cpu",
+                 "train.checkpoint_every=100000000", "train.progress_bar=false", f"device={device}",
                  f"torch_threads={threads}"]
     with tempfile.TemporaryDirectory() as folder:
         run = Run.create(load_config(config_path, overrides), Path(folder) / "run", config_path)
@@ -45,7 +46,7 @@ def rlkit_sps(rollouts: int, threads: int) -> tuple[float, dict[str, float]]:
     return (sps[-1].step - sps[0].step) / seconds, phases
 
 
-def sb3_sps(rollouts: int, threads: int) -> float:
+def sb3_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, float]]:
     """Train SB3 PPO (CnnPolicy) with the same hyperparameters; SPS after the first iteration."""
     import ale_py
     import gymnasium
@@ -58,13 +59,17 @@ def sb3_sps(rollouts: int, threads: int) -> float:
     if threads:
         torch.set_num_threads(threads)
 
-    class RolloutStarts(BaseCallback):
+    class RolloutTimes(BaseCallback):
         def __init__(self):
             super().__init__()
             self.starts: list[float] = []
+            self.ends: list[float] = []
 
         def _on_rollout_start(self) -> None:
             self.starts.append(time.perf_counter())
+
+        def _on_rollout_end(self) -> None:
+            self.ends.append(time.perf_counter())
 
         def _on_step(self) -> bool:
             return True
@@ -76,27 +81,38 @@ def sb3_sps(rollouts: int, threads: int) -> float:
                         n_stack=4)
     model = PPO("CnnPolicy", env, n_steps=128, batch_size=256, n_epochs=4, learning_rate=2.5e-4,
                 clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.99,
-                gae_lambda=0.95, device="cpu", seed=1, verbose=0)
-    callback = RolloutStarts()
-    model.learn(total_timesteps=(rollouts + 1) * ROLLOUT, callback=callback)
+                gae_lambda=0.95, device=device, seed=1, verbose=0)
+    times = RolloutTimes()
+    model.learn(total_timesteps=(rollouts + 1) * ROLLOUT, callback=times)
     end = time.perf_counter()
     env.close()
-    return rollouts * ROLLOUT / (end - callback.starts[1])
+    collect = sum(e - s for s, e in zip(times.starts[1:], times.ends[1:])) / rollouts
+    return rollouts * ROLLOUT / (end - times.starts[1]), {"rollout": collect,
+                                                          "learn": (end - times.starts[1]) / rollouts - collect}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rollouts", type=int, default=4, help="timed iterations of 1024 steps each")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0 = torch's default)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times; medians")
+    parser.add_argument("--device", default="cpu", help="torch device for both (cpu, cuda)")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} default threads; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} default threads, device {args.device}; "
           f"{args.rollouts} x {ROLLOUT} timed steps each after a 1024-step warm-up", flush=True)
-    ours, phases = rlkit_sps(args.rollouts, args.threads)
-    print(f"rlkit PPO: {ours:7.1f} SPS   per 1024 steps: act {phases['act']:.2f} s, "
-          f"env wait {phases['env']:.2f} s, learn {phases['learn']:.2f} s", flush=True)
-    theirs = sb3_sps(args.rollouts, args.threads)
-    print(f"SB3 PPO:   {theirs:7.1f} SPS", flush=True)
-    print(f"ratio rlkit / SB3: {ours / theirs:.2f}x")
+    ours, theirs = [], []
+    for _ in range(args.repeats):  # alternate, so a change in the machine's load hits both sides
+        sps, phases = rlkit_sps(args.rollouts, args.threads, args.device)
+        ours.append(sps)
+        print(f"rlkit PPO: {sps:7.1f} SPS   per 1024 steps: act {phases['act']:.2f} s, "
+              f"env {phases['env']:.2f} s, learn {phases['learn']:.2f} s", flush=True)
+        sps, phases = sb3_sps(args.rollouts, args.threads, args.device)
+        theirs.append(sps)
+        print(f"SB3 PPO:   {sps:7.1f} SPS   per 1024 steps: rollout (act + env) {phases['rollout']:.2f} s, "
+              f"learn {phases['learn']:.2f} s", flush=True)
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    print(f"median rlkit {ours_median:.1f} SPS, SB3 {theirs_median:.1f} SPS; "
+          f"ratio rlkit / SB3: {ours_median / theirs_median:.2f}x")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,27 @@ def test_cartpole_learns_to_450_from_a_fixed_seed(tmp_path):
     assert np.mean(returns[-10:]) >= 450
 
 
+def test_same_seed_same_run(tmp_path):
+    """Two CPU runs from one seed give identical episodes and identical weights."""
+    def train(name):
+        result = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=4096", "train.progress_bar=false",
+                             "--run-dir", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        state = torch.load(tmp_path / name / "checkpoints" / "step_000000004096.pt", weights_only=True)
+        return scalars(tmp_path / name, "episode/return"), state["learner"]["net"]
+
+    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
+    assert returns_a == returns_b and len(returns_a) > 10
+    for key in weights_a:
+        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+
+
 @pytest.mark.slow
 def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     run_dir = tmp_path / "pong"
     tiny = ["train.progress_bar=false", "device=cpu", "torch_threads=1", "env.num_envs=8", "agent.num_steps=32",
             "train.log_every=256", "train.checkpoint_every=1024"]
-    leg1 = subprocess.Popen([sys.executable, "-m", "rlkit.cli", "train", "configs/pong_ppo.yaml", *tiny, "train.total_steps=1000000",
+    leg1 = subprocess.Popen([sys.executable, "-P", "-m", "rlkit.cli", "train", "configs/pong_ppo.yaml", *tiny, "train.total_steps=1000000",
                              "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     checkpoints = run_dir / "checkpoints"
