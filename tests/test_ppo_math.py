@@ -125,3 +125,31 @@ def test_log_probs_and_entropy_match_torch_distributions(space):
     torch.testing.assert_close(new_lp, reference_lp)
     torch.testing.assert_close(entropy, reference_ent)
     torch.testing.assert_close(values, new_values)
+
+
+def test_update_anneals_lr_and_clip_and_stops_early_on_kl():
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+
+    torch.manual_seed(0)
+    obs_space, action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
+    storage = RolloutStorage(16, 4, obs_space, action_space, torch.device("cpu"))
+    net = ActorCritic(obs_space, action_space, [8])
+    for t in range(16):
+        obs = torch.randn(4, 4)
+        storage.add(t, obs, *(x.clone() for x in net.act(obs)))
+        storage.add_outcome(t, np.random.default_rng(t).normal(size=4).astype(np.float32), np.zeros(4, bool))
+    storage.compute_advantages(torch.zeros(4), 0.99, 0.95)
+
+    def update(**overrides):
+        cfg = AgentConfig(**{"lr": 1e-2, "clip_coef": 0.2, "update_epochs": 4, "num_minibatches": 2, **overrides})
+        learner = PPOLearner(net, cfg)
+        return learner.update(storage, remaining=0.25), learner
+
+    metrics, learner = update(anneal_lr=True, anneal_clip=True)
+    assert metrics["lr"] == pytest.approx(2.5e-3) and metrics["clip"] == pytest.approx(0.05)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-3)
+    assert metrics["epochs"] == 4 and learner.updates == 1
+    metrics, _ = update(anneal_lr=False, target_kl=1e-12)  # any change of policy exceeds it
+    assert metrics["lr"] == pytest.approx(1e-2) and metrics["clip"] == pytest.approx(0.2)
+    assert metrics["epochs"] == 1
