@@ -30,7 +30,8 @@ class NatureCNN(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        # reorder the uint8 frames (4x fewer bytes than floats), then scale; float() keeps the layout
+        x = frames.contiguous(memory_format=torch.channels_last).float().div_(255.0)
         return self.net(x)
 
 

@@ -33,15 +33,26 @@ class Rollout:
         self.device = device
         self.num_envs = env.num_envs
         self.obs_np = env.reset(seed=seed)
+        # On CUDA, observations go through one reusable pinned buffer: allocating pinned memory
+        # every step cost more than the emulators themselves (measured on an H200, 64 envs).
+        self._staging: torch.Tensor | None = None
+        self._copied: torch.cuda.Event | None = None
+        if device.type == "cuda":
+            self._staging = torch.empty(self.obs_np.shape, dtype=torch.from_numpy(self.obs_np[:1]).dtype,
+                                        pin_memory=True)
+            self._copied = torch.cuda.Event()
         self.obs = self._to_device(self.obs_np)
         self._actions: np.ndarray | None = None
         self.seconds = {"act": 0.0, "env": 0.0}  # wall time per phase, for perf/ logging
         self._sent_at = 0.0
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(array)
-        if self.device.type == "cuda":
-            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        if self._staging is None:
+            return torch.from_numpy(array).to(self.device)
+        self._copied.synchronize()  # the previous copy out of the staging buffer has finished
+        self._staging.numpy()[...] = array
+        tensor = self._staging.to(self.device, non_blocking=True)
+        self._copied.record()
         return tensor
 
     def send(self, actions: torch.Tensor | np.ndarray) -> None:
