@@ -23,7 +23,7 @@ class EpsilonGreedyActor:
         self.num_actions = num_actions
         self.rng = np.random.default_rng(seed)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, obs: torch.Tensor, epsilon: float) -> np.ndarray:
         """Greedy actions, each replaced by a uniform one with probability epsilon."""
         n = obs.shape[0]
