@@ -158,8 +158,6 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, source, prefix=key + ".")
             continue
-        if name == "agent" and cls is Config:
-            continue
         values[name] = _check_value(value, hint, f"{source}: {key}")
         _check_range(values[name], fields[name].metadata, f"{source}: {key}")
     return cls(**values)

@@ -44,7 +44,6 @@ class Rollout:
         self.obs = self._to_device(self.obs_np)
         self._actions: np.ndarray | None = None
         self.seconds = {"act": 0.0, "env": 0.0}  # wall time per phase, for perf/ logging
-        self._sent_at = 0.0
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         if self._staging is None:
@@ -62,8 +61,7 @@ class Rollout:
             actions = actions.cpu().numpy()
         self._actions = actions
         self.env.send(actions)
-        self._sent_at = time.perf_counter()
-        self.seconds["env"] += self._sent_at - start  # send can block while emulators share the cores
+        self.seconds["env"] += time.perf_counter() - start  # send can block while emulators share the cores
 
     def recv(self) -> Transition:
         """Wait for the step started by `send`; advance `obs` to the next observations."""
