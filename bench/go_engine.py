@@ -85,7 +85,8 @@ def openspiel(n: int, seconds: float) -> float:
     return timed(game, seconds)
 
 
-def ours_python(n: int, seconds: float) -> float:
+def ours_per_move(n: int, seconds: float, one_call: bool) -> float:
+    """Our engine driven from Python one move at a time: pick then play (two calls), or one call."""
     game = Game(n, komi=7.5, max_moves=2 * n * n)
     pts, meta, hz, hist, nbr = game.pts, game.meta, game.hz, game.hist, game.nbr
 
@@ -93,23 +94,11 @@ def ours_python(n: int, seconds: float) -> float:
         E.reset(pts, meta, hz, hist, 0, 2 * n * n)
         moves = 0
         while not meta[0, E.DONE]:
-            a = random_action(pts, meta, hz, 0, nbr, True, False)
-            E.play(pts, meta, hz, hist, 0, nbr, a, meta[0, E.TO_PLAY])
-            moves += 1
-        return moves
-
-    return timed(one, seconds)
-
-
-def ours_move(n: int, seconds: float) -> float:
-    game = Game(n, komi=7.5, max_moves=2 * n * n)
-    pts, meta, hz, hist, nbr = game.pts, game.meta, game.hz, game.hist, game.nbr
-
-    def one() -> int:
-        E.reset(pts, meta, hz, hist, 0, 2 * n * n)
-        moves = 0
-        while not meta[0, E.DONE]:
-            random_play(pts, meta, hz, hist, 0, nbr, True, False)
+            if one_call:
+                random_play(pts, meta, hz, hist, 0, nbr, True, False)
+            else:
+                a = random_action(pts, meta, hz, 0, nbr, True, False)
+                E.play(pts, meta, hz, hist, 0, nbr, a, meta[0, E.TO_PLAY])
             moves += 1
         return moves
 
@@ -152,8 +141,8 @@ def main() -> None:
         rates = {
             "pettingzoo": pettingzoo(n, args.seconds),
             "openspiel": openspiel(n, args.seconds),
-            "ours-python": ours_python(n, args.seconds),
-            "ours-move": ours_move(n, args.seconds),
+            "ours-python": ours_per_move(n, args.seconds, one_call=False),
+            "ours-move": ours_per_move(n, args.seconds, one_call=True),
             "ours-game": ours_game(n, args.seconds),
             "ours-batch": ours_batch(n, args.seconds, args.batch),
         }

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +30,18 @@ def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def assert_same_run_twice(tmp_path: Path, config: str, steps: int, network: str, *overrides: str) -> None:
+    """Train twice on the CPU from one seed; episodes and final weights must be identical."""
+    def train(name: str):
+        result = run_cli("train", config, f"train.total_steps={steps}", "train.progress_bar=false", "device=cpu",
+                         *overrides, "--run-dir", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        state = torch.load(tmp_path / name / "checkpoints" / f"step_{steps:012d}.pt", weights_only=True)
+        return scalars(tmp_path / name, "episode/return"), state["learner"][network]
+
+    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
+    assert returns_a == returns_b and len(returns_a) > 10
+    for key in weights_a:
+        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)

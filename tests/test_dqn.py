@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli, scalars
+from conftest import assert_same_run_twice, run_cli, scalars
 from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
@@ -77,17 +77,7 @@ def test_cartpole_dqn_learns(tmp_path):
 
 def test_same_seed_same_run(tmp_path):
     """Two CPU runs from one seed give identical episodes and identical weights."""
-    def train(name):
-        result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=3000", "train.progress_bar=false", "device=cpu",
-                         "agent.learning_starts=500", "--run-dir", str(tmp_path / name))
-        assert result.returncode == 0, result.stderr
-        weights = torch.load(tmp_path / name / "checkpoints" / "step_000000003000.pt", weights_only=True)
-        return scalars(tmp_path / name, "episode/return"), weights["learner"]["q_net"]
-
-    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
-    assert returns_a == returns_b and len(returns_a) > 10
-    for key in weights_a:
-        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+    assert_same_run_twice(tmp_path, "configs/cartpole_dqn.yaml", 3000, "q_net", "agent.learning_starts=500")
 
 
 def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, run_cli, scalars
+from conftest import ROOT, assert_same_run_twice, run_cli, scalars
 from rlkit.cli import main as cli_main
 
 
@@ -34,17 +34,7 @@ def test_cartpole_learns_to_450_from_a_fixed_seed(tmp_path):
 
 def test_same_seed_same_run(tmp_path):
     """Two CPU runs from one seed give identical episodes and identical weights."""
-    def train(name):
-        result = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=4096", "train.progress_bar=false",
-                             "--run-dir", str(tmp_path / name))
-        assert result.returncode == 0, result.stderr
-        state = torch.load(tmp_path / name / "checkpoints" / "step_000000004096.pt", weights_only=True)
-        return scalars(tmp_path / name, "episode/return"), state["learner"]["net"]
-
-    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
-    assert returns_a == returns_b and len(returns_a) > 10
-    for key in weights_a:
-        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+    assert_same_run_twice(tmp_path, "configs/cartpole_ppo.yaml", 4096, "net")
 
 
 @pytest.mark.slow
