@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -59,6 +60,7 @@ class Run:
         self.start_step = int(checkpoint["step"]) if checkpoint else 0
         self.stop_requested = False
         self.logger: Logger | None = None
+        self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
 
     # ---- creation -------------------------------------------------------------------
     @classmethod
@@ -70,9 +72,12 @@ class Run:
         if (run_dir / "config.yaml").exists():
             raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
         resolve_device(config.device)  # fail before creating anything
+        new_folder = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
-        return cls(config, run_dir)
+        run = cls(config, run_dir)
+        run.new_folder = new_folder
+        return run
 
     @classmethod
     def resume(cls, run_dir: Path, overrides: list[str]) -> "Run":
@@ -106,12 +111,15 @@ class Run:
             raise KeyboardInterrupt
         self.stop_requested = True
 
-    def finish(self) -> None:
-        """Close the logger and restore default signal handling."""
+    def finish(self, failed: bool = False) -> None:
+        """Close the logger and restore default signal handling; a run that failed before its
+        first checkpoint in a folder it created leaves no folder behind."""
         if self.logger:
             self.logger.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if failed and self.new_folder and latest_checkpoint(self.dir) is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- checkpoints ----------------------------------------------------------------
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:

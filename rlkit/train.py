@@ -61,8 +61,10 @@ def main(argv: list[str]) -> int:
     module = agent_module(run.config.algo)
     try:
         module.train(run)
-    finally:
-        run.finish()
+    except BaseException:
+        run.finish(failed=True)
+        raise
+    run.finish()
     if run.stop_requested:
         print(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")
     return 0

@@ -77,3 +77,10 @@ def test_help_on_every_command():
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
     assert "train" in run_cli("--help").stdout
+
+
+def test_replay_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path, root):
+    line = cli_error(str(root / "configs/pong_dqn.yaml"), "agent.buffer_size=100000000000",
+                     "--run-dir", "runs/big", cwd=tmp_path)
+    assert "agent.buffer_size: replay needs" in line and "memory is available" in line
+    assert not (tmp_path / "runs" / "big").exists()

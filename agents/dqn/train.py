@@ -24,7 +24,6 @@ from rlkit.run import Run
 def train(run: Run) -> None:
     """Train DQN for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
     cfg, agent, device = run.config, run.config.agent, run.device
-    logger = run.start()  # seeds everything, so networks initialise reproducibly
     env = make_vec(cfg.env)
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
     obs_space = env.single_observation_space
@@ -35,6 +34,7 @@ def train(run: Run) -> None:
         prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=cfg.seed)
     print(f"replay buffer: {replay.nbytes / 2**30:.2f} GiB for {agent.buffer_size:,} transitions", flush=True)
 
+    logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)
     actor = EpsilonGreedyActor(q_net, num_actions, seed=cfg.seed)
