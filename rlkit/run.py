@@ -97,13 +97,13 @@ class Run:
     # ---- lifetime -------------------------------------------------------------------
     def start(self) -> Logger:
         """Seed, open the logger, and catch SIGINT/SIGTERM so the loop can checkpoint and exit."""
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
         seed_everything(self.config.seed)
         self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
                              show_progress=self.config.train.progress_bar)
         if self.checkpoint is None:
             self.logger.hyperparameters(config_to_dict(self.config))
-        signal.signal(signal.SIGINT, self._request_stop)
-        signal.signal(signal.SIGTERM, self._request_stop)
         return self.logger
 
     def _request_stop(self, signum: int, frame) -> None:

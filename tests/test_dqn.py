@@ -1,13 +1,17 @@
 """DQN: the TD target by hand, a CartPole learning threshold, determinism, and a Pong run that resumes."""
 
 import copy
+import signal
+import subprocess
+import sys
+import time
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from conftest import assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, assert_same_run_twice, run_cli, scalars
 from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
@@ -120,3 +124,26 @@ def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
     # with the buffer restored, learning continues at once: 200 steps at 2 envs, one update per 4 steps
     assert after["learner"]["updates"] - before["learner"]["updates"] == 50
     assert all(np.isfinite(v) for _, v in scalars(run_dir, "train/loss"))
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
+    """SIGTERM mid-run: checkpoint at the step reached, exit 0; --resume goes on from that step."""
+    run_dir = tmp_path / "term"
+    process = subprocess.Popen(
+        [sys.executable, "-P", "-m", "rlkit.cli", "train", "configs/cartpole_dqn.yaml", "train.progress_bar=false",
+         "train.total_steps=1000000", "train.checkpoint_every=1000000", "--run-dir", str(run_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run_dir.exists() and scalars(run_dir, "perf/sps")):
+        time.sleep(0.5)  # until it has trained and logged a while
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "stopped; checkpoint saved" in out
+    (checkpoint,) = (run_dir / "checkpoints").glob("step_*.pt")
+    stopped_at = torch.load(checkpoint, weights_only=True)["step"]
+    assert 0 < stopped_at < 1_000_000
+
+    result = run_cli("train", "--resume", str(run_dir), f"train.total_steps={stopped_at + 500}")
+    assert result.returncode == 0, result.stderr
+    assert torch.load(run_dir / "checkpoints" / f"step_{stopped_at + 500:012d}.pt", weights_only=True)["step"] == stopped_at + 500

@@ -139,3 +139,31 @@ def test_prioritized_sampling_follows_updated_priorities():
     again = buffer.sample(64, torch.device("cpu"))
     assert (again.indices == favourite).mean() > 0.8
     assert again.weights[again.indices == favourite].max() < again.weights.max() + 1e-6
+
+
+def test_n_step_returns_by_hand():
+    """One env, gamma 0.5, n = 3: rewards 1, 2, 3 then a termination; then 4, 5 and a truncation."""
+    buffer = ReplayBuffer(capacity=50, num_envs=1, frame_shape=(1,), frame_dtype=np.float32, stack=1,
+                          n_step=3, gamma=0.5, seed=0)
+    steps = [  # (frame, reward, terminated, reset)
+        (10, 1.0, False, False), (11, 2.0, False, False), (12, 3.0, True, True),
+        (20, 4.0, False, False), (21, 5.0, False, True),  # truncated: reset without termination
+        (30, 0.0, False, False), (31, 0.0, False, False), (32, 0.0, False, False), (33, 0.0, False, False),
+    ]
+    final = {12: 13.0, 21: 22.0}
+    for frame, reward, terminated, reset in steps:
+        buffer.add(np.array([[frame]], np.float32), np.array([0]), np.array([reward], np.float32),
+                   np.array([terminated]), np.array([reset]), np.array([[final.get(frame, 0.0)]], np.float32))
+    starts = {10: 0, 11: 1, 12: 2, 20: 4, 21: 5}  # slot of each frame (3 and 6 hold final frames)
+    rows = np.array(list(starts.values()))
+    returns, discounts, boot = buffer._n_step(rows, np.zeros(len(rows), dtype=np.int64))
+    expected = {
+        10: (1 + 0.5 * 2 + 0.25 * 3, 0.0),  # terminates within 3 steps: no bootstrap
+        11: (2 + 0.5 * 3, 0.0),
+        12: (3.0, 0.0),
+        20: (4 + 0.5 * 5, 0.25),  # truncated after 2 steps: bootstrap from the final frame, gamma^2
+        21: (5.0, 0.5),
+    }
+    for i, frame in enumerate(starts):
+        assert returns[i] == pytest.approx(expected[frame][0]) and discounts[i] == pytest.approx(expected[frame][1])
+    assert buffer.frames[boot[3], 0, 0] == 22.0 and buffer.frames[boot[4], 0, 0] == 22.0
