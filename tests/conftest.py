@@ -33,15 +33,17 @@ def root() -> Path:
 
 
 def assert_same_run_twice(tmp_path: Path, config: str, steps: int, network: str, *overrides: str) -> None:
-    """Train twice on the CPU from one seed; episodes and final weights must be identical."""
-    def train(name: str):
-        result = run_cli("train", config, f"train.total_steps={steps}", "train.progress_bar=false", "device=cpu",
-                         *overrides, "--run-dir", str(tmp_path / name))
+    """Train on the CPU from one seed, then again from the first run's saved config.yaml alone;
+    episodes and final weights must be identical."""
+    def train(name: str, *args: str):
+        result = run_cli("train", *args, "--run-dir", str(tmp_path / name))
         assert result.returncode == 0, result.stderr
         state = torch.load(tmp_path / name / "checkpoints" / f"step_{steps:012d}.pt", weights_only=True)
         return scalars(tmp_path / name, "episode/return"), state["learner"][network]
 
-    (returns_a, weights_a), (returns_b, weights_b) = train("a"), train("b")
+    returns_a, weights_a = train("a", config, f"train.total_steps={steps}", "train.progress_bar=false", "device=cpu",
+                                 *overrides)
+    returns_b, weights_b = train("b", str(tmp_path / "a" / "config.yaml"))
     assert returns_a == returns_b and len(returns_a) > 10
     for key in weights_a:
         torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
