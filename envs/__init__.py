@@ -24,9 +24,6 @@ def check_env_id(cfg: EnvConfig) -> None:
 
         rom_name(cfg.id)
         return
-    import gymnasium as gym
+    from rlkit.envs.classic import check_gymnasium_id
 
-    from rlkit.errors import UserError
-
-    if cfg.id not in gym.registry:
-        raise UserError(f"env.id: unknown environment '{cfg.id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+    check_gymnasium_id(cfg.id)

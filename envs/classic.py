@@ -10,12 +10,17 @@ from rlkit.errors import UserError
 from rlkit.vec import EpisodeTracker, VecStep
 
 
+def check_gymnasium_id(env_id: str) -> None:
+    """Raise UserError unless gymnasium knows `env_id`."""
+    if env_id not in gym.registry:
+        raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+
+
 class ClassicVec:
     """N gymnasium environments in one process; see rlkit.vec.VecEnv."""
 
     def __init__(self, cfg: EnvConfig):
-        if cfg.id not in gym.registry:
-            raise UserError(f"env.id: unknown environment '{cfg.id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+        check_gymnasium_id(cfg.id)
         self.num_envs = cfg.num_envs
         self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
                                  vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
