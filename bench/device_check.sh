@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (see bench/RESULTS.md): DQN correctness on CUDA,
-# DQN SPS against SB3 on two pinned (quiet) cores and on CUDA, rollout throughput.
-# Needs wheels of gymnasium, ale-py, farama-notifications, stable-baselines3 for its Python in .whl/.
+# The prepared run on a lent GPU machine, in two calls (a call may last 10 minutes at most):
+#   bench/device_check.sh start    install, CUDA rollout throughput, then start a 10-minute
+#                                  `configs/pong_ppo_gpu.yaml` run in its own session
+#   bench/device_check.sh finish   wait for that run to stop, collect its TensorBoard events
+# Results land in $OUT; bench/RESULTS.md holds what earlier runs gave.
+# Needs wheels of gymnasium, ale-py and farama-notifications for the machine's Python in .whl/.
 set -u
 REPO=$(pwd)
-export PYTHONUNBUFFERED=1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target /tmp/site . >/tmp/pip.log 2>&1 || { tail -5 /tmp/pip.log; exit 1; }
-export PYTHONPATH=/tmp/site
-cd /tmp
-{ nproc; lscpu | grep -E "Model name"; nvidia-smi -L; python3 -c "import torch; print(torch.__version__)"; } 2>&1 | tee $OUT/dqn_machine.txt
-echo "== DQN SPS, 2 pinned cores, CPU"
-timeout 170 taskset -c 0,1 python3 $REPO/bench/dqn_atari_sps.py --steps 3000 --learning-starts 1000 2>&1 | grep -v Warn | tee $OUT/dqn_bench_2cores.txt
-echo "== rollout, 2 pinned cores"
-timeout 60 taskset -c 0,1 python3 $REPO/bench/atari_rollout.py --device cpu --steps 16000 2>&1 | tee $OUT/rollout_2cores.txt
-echo "== rollout, cuda, 64 envs 16 threads"
-timeout 60 python3 $REPO/bench/atari_rollout.py --device cuda --envs 64 --threads 16 --steps 64000 2>&1 | tee $OUT/rollout_cuda.txt
-echo "== DQN tests on CUDA (device auto)"
-timeout 240 python3 -m pytest -q -p no:cacheprovider $REPO/tests/test_dqn.py $REPO/tests/test_replay.py 2>&1 | tail -15 | tee $OUT/dqn_tests_cuda.txt
+export PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/site
+RUN=/tmp/ppo-gpu
+collect() { cp $RUN/events.* $RUN/config.yaml /tmp/ppo.log "$OUT"/ 2>/dev/null; }
+
+if [ "${1:-}" = start ]; then
+    begin=$SECONDS
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target /tmp/site . >/tmp/pip.log 2>&1 || { tail -5 /tmp/pip.log; exit 1; }
+    cp -r configs /tmp/configs
+    cd /tmp
+    { nproc; lscpu | grep -E "Model name"; nvidia-smi -L; python3 -c "import torch; print(torch.__version__)"; } 2>&1 | tee "$OUT"/machine.txt
+    for args in "--envs 64 --threads 16 --device cuda" "--envs 64 --threads 16 --device cpu" "--envs 16 --threads 2 --device cuda"; do
+        echo "== rollout $args"
+        timeout 50 python3 $REPO/bench/atari_rollout.py $args --steps 64000 2>&1 | grep -v Warn
+    done | tee "$OUT"/rollout.txt
+    echo "== PPO on the GPU for 10 minutes from $(date +%T)" | tee -a "$OUT"/rollout.txt
+    setsid nohup timeout -s INT 600 python3 -m rlkit.cli train /tmp/configs/pong_ppo_gpu.yaml torch_threads=2 \
+        train.progress_bar=false --run-dir $RUN >/tmp/ppo.log 2>&1 < /dev/null &
+    while [ $((SECONDS - begin)) -lt 560 ]; do sleep 20; collect; done
+    tail -3 /tmp/ppo.log
+elif [ "${1:-}" = finish ]; then
+    while pgrep -f "rlkit.cli train" >/dev/null; do sleep 5; done
+    collect
+    tail -5 /tmp/ppo.log
+    ls -la $RUN $RUN/checkpoints
+else
+    echo "usage: bench/device_check.sh start|finish" >&2; exit 2
+fi

@@ -9,6 +9,7 @@ the true score of a whole game over all lives.
 
 from __future__ import annotations
 
+import os
 import re
 
 import gymnasium as gym
@@ -42,7 +43,7 @@ class AtariVec:
         self.terminal_on_life_loss = cfg.terminal_on_life_loss
         self.clip_rewards = cfg.clip_rewards
         self.ale = AtariVectorEnv(
-            rom_name(cfg.id), cfg.num_envs, num_threads=cfg.num_threads or min(cfg.num_envs, 2),
+            rom_name(cfg.id), cfg.num_envs, num_threads=cfg.num_threads or min(cfg.num_envs, len(os.sched_getaffinity(0))),
             repeat_action_probability=cfg.sticky_actions, frameskip=cfg.frame_skip,
             stack_num=cfg.frame_stack, noop_max=cfg.noop_max, max_num_frames_per_episode=cfg.max_episode_frames,
             img_height=84, img_width=84, grayscale=True, maxpool=True, use_fire_reset=True,
