@@ -4,7 +4,7 @@ Both step the same game with the same number of envs and emulator threads; rlkit
 per-step work (observations to a torch tensor on the device, life-loss and episode bookkeeping,
 final-observation handling). Prints agent steps/s, frames/s and the ratio.
 
-    python bench/atari_rollout.py [--game ALE/Pong-v5] [--envs 16] [--threads 2] [--steps 20000]
+    python bench/atari_rollout.py [--game ALE/Pong-v5] [--envs 16] [--threads 2] [--steps 20000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each side counts")
     args = parser.parse_args()
     print(machine())
     # alternate to spread any background load evenly over both
     ours, theirs = [], []
-    for _ in range(2):
+    for _ in range(args.rounds):
         theirs.append(bare(args.game, args.envs, args.threads, args.steps))
         ours.append(rlkit_rollout(args.game, args.envs, args.threads, args.steps, args.device))
     ours_sps, bare_sps = max(ours), max(theirs)
