@@ -19,6 +19,15 @@ def test_yaml_and_dotted_overrides_are_typed(root):
     assert config.seed == 7 and config.agent.double is True
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
+def test_every_shipped_config_loads(root, name):
+    from rlkit.envs import check_env_id
+
+    config = load_config(root / "configs" / name)
+    check_env_id(config.env)  # the game or gymnasium id exists here
+    assert config.train.total_steps > 0
+
+
 @pytest.mark.parametrize("override, message", [
     ("agent.lrr=1", "agent.lrr: unknown key"),
     ("agent.lr=fast", "agent.lr: expected a number"),
