@@ -4,8 +4,8 @@
 #                                  own session; collects its events every 20 s; returns at 560 s
 #   bench/device_check.sh finish   (call at once, timeout_s 300) wait for the run to stop, collect
 #                                  its events, then CUDA and CPU rollout throughput
-# The first imports of torch and CUDA on a cold machine took long enough that three 50 s
-# benchmark limits all expired (2026-11-27), so imports are warmed first and limits are 120 s.
+# Three 50 s rollout limits all expired on 2026-11-27: ale-py builds Atari envs one after another
+# (~0.18 s each), and each benchmark builds four vector envs; the limits are now 120 s.
 # Results land in $OUT; bench/RESULTS.md holds what earlier runs gave.
 # Needs wheels of gymnasium, ale-py and farama-notifications for the machine's Python in .whl/.
 set -u
