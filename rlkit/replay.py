@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from rlkit.errors import UserError
+from rlkit.frame_stack import gather_stacks
 from rlkit.sumtree import SumTree
 
 
@@ -194,17 +195,18 @@ class ReplayBuffer:
         self.tree.update(indices[still], priorities[still] ** self.alpha)
 
     def _stacks(self, rows: np.ndarray, envs: np.ndarray) -> np.ndarray:
-        """Observations ending at `rows`: frames rows-stack+1..rows, zeroed before an episode start."""
+        """Observations ending at `rows`: frames rows-stack+1..rows, zeroed before an episode start.
+
+        Stacked frames come back as a (B, stack, H, W) view of channels-last memory (see frame_stack).
+        """
         if self.stack == 1:
             return self.frames[rows, envs]
         offsets = np.arange(self.stack - 1, -1, -1)  # oldest first
         idx = (rows[:, None] - offsets[None, :]) % self.slots  # (B, stack)
-        out = self.frames[idx, envs[:, None]]  # (B, stack, *frame)
         firsts = self.first[idx, envs[:, None]]
         # frame k is from an earlier episode if any newer frame in the window starts an episode
         newer_first = np.flip(np.cumsum(np.flip(firsts, 1), 1), 1) - firsts
-        out[newer_first > 0] = 0
-        return out
+        return gather_stacks(self.frames, idx, envs, newer_first == 0)
 
     def _n_step(self, rows: np.ndarray, envs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """n-step return, bootstrap discount and bootstrap slot for each sampled start."""
