@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlkit.frame_stack import gather_stacks
 from rlkit.replay import ReplayBuffer
 from rlkit.sumtree import SumTree
 
@@ -167,3 +168,16 @@ def test_n_step_returns_by_hand():
     for i, frame in enumerate(starts):
         assert returns[i] == pytest.approx(expected[frame][0]) and discounts[i] == pytest.approx(expected[frame][1])
     assert buffer.frames[boot[3], 0, 0] == 22.0 and buffer.frames[boot[4], 0, 0] == 22.0
+
+
+@pytest.mark.parametrize("stack, dtype", [(4, np.uint8), (3, np.uint8), (4, np.int32)])
+def test_gathered_stacks_equal_numpy_indexing_and_are_channels_last(stack, dtype):
+    rng = np.random.default_rng(stack)
+    frames = rng.integers(1, 250, (40, 3, 84, 84)).astype(dtype)  # (slots, envs, H, W)
+    rows, envs = rng.integers(0, 40, (32, stack)), rng.integers(0, 3, 32)
+    keep = rng.random((32, stack)) < 0.8
+    expected = frames[rows, envs[:, None]]
+    expected[~keep] = 0
+    stacks = gather_stacks(frames, rows, envs, keep)
+    np.testing.assert_array_equal(stacks, expected)
+    assert torch.from_numpy(stacks).is_contiguous(memory_format=torch.channels_last)
