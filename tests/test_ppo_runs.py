@@ -1,5 +1,5 @@
 """End-to-end PPO runs through `rlkit train`: CartPole learns, Pong checkpoints/stops/resumes,
-Pendulum (continuous actions) trains, and bad input is one line naming the key."""
+Pendulum (continuous actions) learns, and bad input is one line naming the key."""
 
 import signal
 import subprocess
@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from conftest import ROOT, assert_same_run_twice, run_cli, scalars
 from rlkit.cli import main as cli_main
@@ -73,20 +72,18 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
         assert scalars(run_dir, tag), tag
 
 
-def test_pendulum_continuous_actions_train(tmp_path):
-    config = {"algo": "ppo", "seed": 1, "device": "cpu", "torch_threads": 1,
-              "env": {"id": "Pendulum-v1", "num_envs": 4},
-              "train": {"total_steps": 4096, "checkpoint_every": 4096, "log_every": 1024, "progress_bar": False},
-              "agent": {"num_steps": 256, "ent_coef": 0.0, "clip_coef": 0.2, "lr": 3e-4}}
-    path = tmp_path / "pendulum_ppo.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = rlkit_train(str(path), "--run-dir", str(tmp_path / "run"))
+@pytest.mark.slow
+def test_pendulum_continuous_actions_learn_from_a_fixed_seed(tmp_path):
+    # The shipped config (RL Zoo hyperparameters, Gaussian policy) with 64% of its budget, ~50 s here.
+    result = rlkit_train("configs/pendulum_ppo.yaml", "train.progress_bar=false", "train.total_steps=65536",
+                         "seed=1", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
-    returns = scalars(tmp_path / "run", "episode/return")
-    assert len(returns) == 4 * (4096 // 4 // 200)  # 200-step episodes, truncated (bootstrapped)
-    assert all(np.isfinite(v) and v < 0 for _, v in returns)
-    assert np.isfinite([v for _, v in scalars(tmp_path / "run", "train/value_loss")]).all()
-    assert (tmp_path / "run" / "checkpoints" / "step_000000004096.pt").is_file()
+    returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
+    assert len(returns) == 4 * (65536 // 4 // 200)  # 200-step episodes, truncated (bootstrapped)
+    assert np.mean(returns[:20]) < -900  # a random policy scores about -1200
+    print(f"Pendulum PPO: first 20 returns {np.mean(returns[:20]):.1f}, last 20 {np.mean(returns[-20:]):.1f}")
+    assert np.mean(returns[-20:]) >= -400
+    assert (tmp_path / "run" / "checkpoints" / "step_000000065536.pt").is_file()
 
 
 @pytest.mark.parametrize("override, key", [
