@@ -10,6 +10,7 @@ Both train the Nature-CNN DQN of CleanRL's dqn_atari / the SB3 zoo (1 env, batch
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -80,20 +81,21 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     default_threads = torch.get_num_threads()
-    ours: dict[int, float] = {}
-    theirs = 0.0
+    ours: dict[int, list[float]] = {threads: [] for threads in args.threads}
+    theirs: list[float] = []
     for _ in range(args.rounds):  # alternate, so drifts in the machine's speed hit both sides
         for threads in args.threads:
-            sps = rlkit_sps(args.learning_starts, args.steps, args.seed, threads, args.device)
-            ours[threads] = max(ours.get(threads, 0.0), sps)
-            print(f"rlkit DQN ({args.device}, {threads} torch threads): {sps:7.1f} SPS", flush=True)
+            ours[threads].append(rlkit_sps(args.learning_starts, args.steps, args.seed, threads, args.device))
+            print(f"rlkit DQN ({args.device}, {threads} torch threads): {ours[threads][-1]:7.1f} SPS", flush=True)
         torch.set_num_threads(default_threads)
-        sps = sb3_sps(args.learning_starts, args.steps, args.seed)
-        theirs = max(theirs, sps)
-        print(f"Stable-Baselines3 DQN (cpu, {default_threads} torch threads, its default): {sps:7.1f} SPS", flush=True)
-    best = max(ours, key=ours.get)
-    print(f"best of {args.rounds}: rlkit {ours[best]:.1f} SPS ({best} threads), SB3 {theirs:.1f} SPS, "
-          f"ratio {ours[best] / theirs:.2f}x")
+        theirs.append(sb3_sps(args.learning_starts, args.steps, args.seed))
+        print(f"Stable-Baselines3 DQN (cpu, {default_threads} torch threads, its default): {theirs[-1]:7.1f} SPS",
+              flush=True)
+    best = max(ours, key=lambda threads: max(ours[threads]))
+    ratios = [mine / sb3 for mine, sb3 in zip(ours[best], theirs)]
+    print(f"best of {args.rounds}: rlkit {max(ours[best]):.1f} SPS ({best} threads), SB3 {max(theirs):.1f} SPS, "
+          f"ratio {max(ours[best]) / max(theirs):.2f}x; per round {', '.join(f'{r:.2f}' for r in ratios)}, "
+          f"median {statistics.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":
