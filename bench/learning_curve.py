@@ -1,7 +1,6 @@
 """Print a run's learning curve as a Markdown table: episode returns binned by environment step.
 
-Reads every TensorBoard file in the run folder (one per start or resume). Where a resumed run
-re-lived steps after a crash, the later file's episodes replace the earlier file's from its first step.
+Reads every TensorBoard file in the run folder (one per start or resume).
 
     python bench/learning_curve.py runs/pong-dqn-long [--bin 100000] [--tag episode/return]
 """
@@ -16,18 +15,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def episodes(run_dir: Path, tag: str) -> list[tuple[int, float]]:
-    """(step, value) of every logged episode, in step order, resumes stitched together."""
-    points: list[tuple[int, float]] = []
-    files = sorted(run_dir.glob("events.out.tfevents.*"), key=lambda f: f.stat().st_mtime)
-    for file in files:
-        events = EventAccumulator(str(file), size_guidance={"scalars": 0})
-        events.Reload()
-        if tag not in events.Tags()["scalars"]:
-            continue
-        new = [(e.step, e.value) for e in events.Scalars(tag)]
-        if new:
-            points = [p for p in points if p[0] < new[0][0]] + new
-    return points
+    """(step, value) of every logged episode, over all event files in step order (TensorBoard
+    itself drops events that a resumed run re-lived after a crash)."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
 
 
 def main() -> None:
