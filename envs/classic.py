@@ -25,6 +25,10 @@ class ClassicVec:
         self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
                                  vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
         self.single_observation_space = self.envs.single_observation_space
+        if not isinstance(self.single_observation_space, gym.spaces.Box):
+            self.envs.close()
+            raise UserError(f"env.id: {cfg.id} has observation space {self.single_observation_space}; "
+                            "rlkit's agents take Box (array) observations")
         self.single_action_space = self.envs.single_action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None

@@ -235,7 +235,13 @@ class ReplayBuffer:
         return state
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what state() returned (shapes must match the configured buffer)."""
+        """Restore what state() returned; a buffer configured differently is a UserError."""
+        if ("tree" in state) != (self.tree is not None):
+            raise UserError(f"agent.prioritized: the saved replay was written with prioritized="
+                            f"{'tree' in state}; resume with the run's setting")
+        if state["frames"].shape != self.frames.shape:
+            raise UserError(f"agent.buffer_size, env.num_envs: the saved replay holds (slots, envs, frame) "
+                            f"{state['frames'].shape}, this config makes {self.frames.shape}; resume with the run's values")
         for name, value in state.items():
             if name == "tree":
                 self.tree.tree[:] = value
@@ -243,3 +249,21 @@ class ReplayBuffer:
                 self.max_priority = float(value)
             else:
                 getattr(self, name)[...] = value
+
+    def end_episodes(self) -> None:
+        """Close every env's stored episode at its last complete step, for a resume.
+
+        The resumed envs start new episodes, and the observation that followed the newest stored
+        step was never written: that slot becomes the episode's final frame (its step is dropped),
+        so no n-step return or stack runs on into the next episode.
+        """
+        for env in np.flatnonzero(self.count > 0):
+            last = (self.head[env] - 1) % self.slots
+            if self.start[last, env]:  # not already a final frame
+                self.start[last, env] = False
+                before = (last - 1) % self.slots
+                if self.count[env] > 1 and self.start[before, env]:
+                    self.ended[before, env] = True
+                if self.tree is not None:
+                    self.tree.update(self._flat(np.array([last]), np.array([env])), np.zeros(1))
+        self.is_first[:] = True

@@ -7,6 +7,8 @@ import re
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,7 @@ class Run:
         self.stop_requested = False
         self.logger: Logger | None = None
         self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
+        self.config_changed = False  # resumed with overrides: config.yaml is rewritten at the next checkpoint
 
     # ---- creation -------------------------------------------------------------------
     @classmethod
@@ -90,9 +93,22 @@ class Run:
             raise UserError(f"--resume {run_dir}: the run has no checkpoint yet")
         config = load_config(config_file, overrides)
         checkpoint = load_checkpoint(path)
-        if overrides:  # e.g. train.total_steps=... to extend a run; validated before writing
-            save_config(config, config_file)
-        return cls(config, run_dir, checkpoint)
+        run = cls(config, run_dir, checkpoint)
+        # e.g. train.total_steps=... to extend a run; config.yaml changes only once the checkpoint
+        # has loaded under the new config, so an override that does not fit leaves the run as it was
+        run.config_changed = bool(overrides)
+        return run
+
+    @contextmanager
+    def restoring(self) -> Iterator[None]:
+        """Wrap the agent's restore from `checkpoint`: a state that does not fit the (overridden)
+        config becomes a one-line UserError instead of a traceback."""
+        try:
+            yield
+        except (RuntimeError, KeyError, ValueError) as error:
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config ({detail}); "
+                            "leave out overrides that change the network or the replay") from None
 
     # ---- lifetime -------------------------------------------------------------------
     def start(self) -> Logger:
@@ -126,15 +142,21 @@ class Run:
         """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few."""
         folder = self.dir / "checkpoints"
         state = {**state, "step": step, "config": config_to_dict(self.config)}
+        if self.config_changed:
+            save_config(self.config, self.dir / "config.yaml")
+            self.config_changed = False
         if replay is not None:
             atomic_savez(folder / f"replay_{step:012d}.npz", replay)
             state["replay_file"] = f"replay_{step:012d}.npz"
         path = folder / f"step_{step:012d}.pt"
         atomic_torch_save(state, path)
-        old = sorted(folder.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]
-        for stale in old:
+        checkpoints = sorted(folder.glob("step_*.pt"))
+        for stale in checkpoints[:-KEEP_CHECKPOINTS]:
             stale.unlink(missing_ok=True)
-            (folder / stale.name.replace("step_", "replay_").replace(".pt", ".npz")).unlink(missing_ok=True)
+        kept = {p.name.replace("step_", "replay_").replace(".pt", ".npz") for p in checkpoints[-KEEP_CHECKPOINTS:]}
+        for replay_file in folder.glob("replay_*.npz"):  # also those a crash left without their checkpoint
+            if replay_file.name not in kept:
+                replay_file.unlink(missing_ok=True)
         return path
 
     def load_replay(self) -> dict[str, np.ndarray] | None:

@@ -69,6 +69,9 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "unknown Atari game 'ALE/NoSuchGame-v5'" in cli_error("game.yaml", cwd=tmp_path)
     assert "agent.nope: unknown key" in cli_error(str(root / CARTPOLE), "agent.nope=1", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
+    assert "DQN needs Discrete actions" in cli_error(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
+    assert "Box (array) observations" in cli_error(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
+                                                   cwd=tmp_path)
     if not torch.cuda.is_available():
         assert "no CUDA GPU" in cli_error(str(root / CARTPOLE), "device=cuda", cwd=tmp_path)
     assert "--resume runs/empty: no run there" in cli_error("--resume", "runs/empty", cwd=tmp_path)
@@ -93,3 +96,19 @@ def test_replay_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path,
                      "--run-dir", "runs/big", cwd=tmp_path)
     assert "agent.buffer_size: replay needs" in line and "memory is available" in line
     assert not (tmp_path / "runs" / "big").exists()
+
+
+def test_checkpoints_keep_the_newest_three_and_no_orphan_replays(tmp_path, root):
+    import numpy as np
+
+    from rlkit.run import Run
+
+    run = Run.create(load_config(root / CARTPOLE, []), tmp_path / "run", root / CARTPOLE)
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir()
+    (folder / "replay_000000000007.npz").write_bytes(b"left by a crash before its checkpoint")
+    for step in (10, 20, 30, 40):
+        run.save(step, {"weights": torch.zeros(2)}, {"frames": np.zeros(3)})
+    kept = [f"{kind}_{step:012d}.{ext}" for step in (20, 30, 40) for kind, ext in (("replay", "npz"), ("step", "pt"))]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
+    assert torch.load(folder / "step_000000000040.pt", weights_only=True)["replay_file"] == "replay_000000000040.npz"

@@ -16,7 +16,10 @@ from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
+from rlkit.cli import main as cli_main
 from rlkit.replay import Batch
+
+CARTPOLE = "configs/cartpole_dqn.yaml"
 
 
 def fixed_net(values):
@@ -72,7 +75,7 @@ def test_linear_epsilon_schedule():
 
 def test_cartpole_dqn_learns(tmp_path):
     """From seed 1 the shipped config reaches a mean return >= 400 over its last 10 episodes."""
-    result = run_cli("train", "configs/cartpole_dqn.yaml", "train.progress_bar=false", "--run-dir",
+    result = run_cli("train", CARTPOLE, "train.progress_bar=false", "--run-dir",
                      str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
@@ -81,7 +84,7 @@ def test_cartpole_dqn_learns(tmp_path):
 
 def test_same_seed_same_run(tmp_path):
     """Two CPU runs from one seed give identical episodes and identical weights."""
-    assert_same_run_twice(tmp_path, "configs/cartpole_dqn.yaml", 3000, "q_net", "agent.learning_starts=500")
+    assert_same_run_twice(tmp_path, CARTPOLE, 3000, "q_net", "agent.learning_starts=500")
 
 
 def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
@@ -113,7 +116,7 @@ def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
     options = ["agent.dueling=true", "agent.n_step=3", "agent.prioritized=true", "agent.tau=0.05",
                "agent.target_update_every=4", "agent.learning_starts=200", "train.save_replay=true",
                "train.checkpoint_every=500", "train.progress_bar=false", "env.num_envs=2"]
-    first = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=1000", *options, "--run-dir", str(run_dir))
+    first = run_cli("train", CARTPOLE, "train.total_steps=1000", *options, "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr
     with np.load(run_dir / "checkpoints" / "replay_000000001000.npz", allow_pickle=False) as replay:
         assert replay["count"].sum() >= 1000 and replay["tree"][1] > 0
@@ -126,11 +129,40 @@ def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
     assert all(np.isfinite(v) for _, v in scalars(run_dir, "train/loss"))
 
 
+def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
+    """A network-changing override on --resume: one line, exit 2, config.yaml as it was; a fitting
+    override is written to config.yaml with the next checkpoint."""
+    run_dir = tmp_path / "run"
+    first = run_cli("train", CARTPOLE, "train.total_steps=600", "agent.learning_starts=200",
+                    "train.progress_bar=false", "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    config = (run_dir / "config.yaml").read_bytes()
+    bad = run_cli("train", "--resume", str(run_dir), "agent.hidden=[64]")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "does not fit this config" in bad.stderr
+    assert (run_dir / "config.yaml").read_bytes() == config
+    good = run_cli("train", "--resume", str(run_dir), "train.total_steps=800")
+    assert good.returncode == 0, good.stderr
+    assert "total_steps: 800" in (run_dir / "config.yaml").read_text()
+
+
+def test_target_syncs_keep_pace_with_many_envs(tmp_path, monkeypatch):
+    """4 envs, a sync every 2 steps: each vector step crosses two sync points and makes both."""
+    syncs = []
+    sync = DQNLearner.sync_target
+    monkeypatch.setattr(DQNLearner, "sync_target", lambda self: (syncs.append(1), sync(self)))
+    code = cli_main(["train", str(ROOT / CARTPOLE), "env.num_envs=4", "agent.target_update_every=2",
+                     "agent.learning_starts=100", "train.total_steps=400", "train.progress_bar=false",
+                     "--run-dir", str(tmp_path / "run")])
+    assert code == 0
+    assert len(syncs) == 198  # sync points 2, 4, ..., 396: the last vector step starts at step 396
+
+
 def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
     """SIGTERM mid-run: checkpoint at the step reached, exit 0; --resume goes on from that step."""
     run_dir = tmp_path / "term"
     process = subprocess.Popen(
-        [sys.executable, "-P", "-m", "rlkit.cli", "train", "configs/cartpole_dqn.yaml", "train.progress_bar=false",
+        [sys.executable, "-P", "-m", "rlkit.cli", "train", CARTPOLE, "train.progress_bar=false",
          "train.total_steps=1000000", "train.checkpoint_every=1000000", "--run-dir", str(run_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -181,3 +181,44 @@ def test_gathered_stacks_equal_numpy_indexing_and_are_channels_last(stack, dtype
     stacks = gather_stacks(frames, rows, envs, keep)
     np.testing.assert_array_equal(stacks, expected)
     assert torch.from_numpy(stacks).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_restored_replay_ends_its_episodes_before_the_resumed_ones():
+    """Save mid-episode, load into a new buffer, go on with a fresh episode (as a resumed run does):
+    no n-step return or stack may run from the old episode into the new one."""
+    def add(buffer, stack_frames, reward):
+        obs = np.array([stack_frames], np.float32)[:, :, None]  # (1 env, 2 stacked, 1)
+        buffer.add(obs, np.array([0]), np.array([reward], np.float32), np.array([False]), np.array([False]), obs)
+
+    make = lambda: ReplayBuffer(capacity=50, num_envs=1, frame_shape=(1,), frame_dtype=np.float32,  # noqa: E731
+                                stack=2, n_step=3, gamma=0.5, seed=0)
+    before = make()
+    for t in range(1, 11):  # episode A: frames 1..10, reward 1 each, no end in sight at the checkpoint
+        add(before, [t - 1 if t > 1 else 0, t], 1.0)
+    after = make()
+    after.load_state({key: value.copy() for key, value in before.state().items()})
+    after.end_episodes()
+    for t in range(100, 106):  # episode B after the resume: reward 7 each
+        add(after, [t - 1 if t > 100 else 0, t], 7.0)
+
+    frame_of = lambda rows: after.frames[rows, 0, 0]  # noqa: E731
+    slot = {float(frame_of(r)): r for r in range(16)}
+    rows = np.array([slot[8.0], slot[9.0]])
+    returns, discounts, boot = after._n_step(rows, np.zeros(2, dtype=np.int64))
+    np.testing.assert_allclose(returns, [1 + 0.5, 1.0])  # cut at frame 10, whose step was dropped
+    np.testing.assert_allclose(discounts, [0.25, 0.5])
+    np.testing.assert_array_equal(frame_of(boot), [10.0, 10.0])
+    assert not after._sampleable(np.array([slot[10.0]]), np.zeros(1, dtype=np.int64))[0]
+    first_new = after._stacks(np.array([slot[100.0]]), np.zeros(1, dtype=np.int64))
+    np.testing.assert_array_equal(first_new.reshape(-1), [0.0, 100.0])  # zero padded, as acted on
+
+
+def test_a_saved_replay_of_another_shape_or_kind_is_a_user_error():
+    from rlkit.errors import UserError
+
+    make = lambda capacity, prioritized: ReplayBuffer(  # noqa: E731
+        capacity=capacity, num_envs=1, frame_shape=(1,), frame_dtype=np.float32, prioritized=prioritized)
+    with pytest.raises(UserError, match="agent.buffer_size"):
+        make(20, False).load_state(make(30, False).state())
+    with pytest.raises(UserError, match="agent.prioritized"):
+        make(20, True).load_state(make(20, False).state())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -16,6 +17,7 @@ from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.envs import make_vec
+from rlkit.errors import UserError
 from rlkit.replay import ReplayBuffer
 from rlkit.rollout import Rollout
 from rlkit.run import Run
@@ -25,29 +27,38 @@ def train(run: Run) -> None:
     """Train DQN for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
     cfg, agent, device = run.config, run.config.agent, run.device
     env = make_vec(cfg.env)
+    if not isinstance(env.single_action_space, gym.spaces.Discrete):
+        env.close()
+        raise UserError(f"env.id: {cfg.env.id} has action space {env.single_action_space}; DQN needs "
+                        "Discrete actions (algo: ppo takes continuous ones)")
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
+    actor_seed, replay_seed = np.random.SeedSequence(cfg.seed).spawn(2)  # independent streams
     obs_space = env.single_observation_space
     stacked = len(obs_space.shape) == 3 and cfg.env.frame_stack > 1
     replay = ReplayBuffer(
         agent.buffer_size, num_envs, obs_space.shape[1:] if stacked else obs_space.shape, obs_space.dtype,
         stack=obs_space.shape[0] if stacked else 1, n_step=agent.n_step, gamma=agent.gamma,
-        prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=cfg.seed)
+        prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=replay_seed)
     print(f"replay buffer: {replay.nbytes / 2**30:.2f} GiB for {agent.buffer_size:,} transitions", flush=True)
 
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)
-    actor = EpsilonGreedyActor(q_net, num_actions, seed=cfg.seed)
+    actor = EpsilonGreedyActor(q_net, num_actions, seed=actor_seed)
     step, next_update, next_sync = run.start_step, agent.learning_starts, agent.target_update_every
     if run.checkpoint:
         state = run.checkpoint
-        learner.load_state_dict(state["learner"])
-        actor.rng.bit_generator.state = state["actor_rng"]
-        set_rng_state(state["rng"])
-        next_update, next_sync = int(state["next_update"]), int(state["next_sync"])
-        saved = run.load_replay()
-        if saved is not None:
-            replay.load_state(saved)
+        with run.restoring():
+            learner.load_state_dict(state["learner"])
+            actor.rng.bit_generator.state = state["actor_rng"]
+            if "replay_rng" in state:  # absent from checkpoints written before it was saved
+                replay.rng.bit_generator.state = state["replay_rng"]
+            set_rng_state(state["rng"])
+            next_update, next_sync = int(state["next_update"]), int(state["next_sync"])
+            saved = run.load_replay()
+            if saved is not None:
+                replay.load_state(saved)
+                replay.end_episodes()  # the envs restart: stored episodes end at their last step
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
     # Updates wait for this many stored transitions: on a fresh run that is `learning_starts`;
@@ -60,7 +71,8 @@ def train(run: Run) -> None:
 
     def save() -> None:
         state = {"learner": learner.state_dict(), "actor_rng": actor.rng.bit_generator.state,
-                 "rng": rng_state(), "next_update": next_update, "next_sync": next_sync}
+                 "replay_rng": replay.rng.bit_generator.state, "rng": rng_state(),
+                 "next_update": next_update, "next_sync": next_sync}
         run.save(step, state, replay.state() if cfg.train.save_replay else None)
 
     while step < cfg.train.total_steps and not run.stop_requested:
@@ -79,7 +91,7 @@ def train(run: Run) -> None:
                     if agent.prioritized:
                         replay.update_priorities(batch.indices, metrics["td_error"].cpu().numpy())
             next_update += agent.train_frequency
-        if step >= next_sync:
+        while step >= next_sync:  # several envs can cross more than one sync in one vector step
             learner.sync_target()
             next_sync += agent.target_update_every
         learn_seconds = time.perf_counter() - learn_start
@@ -101,10 +113,10 @@ def train(run: Run) -> None:
             for phase, seconds in rollout.seconds.items():
                 logger.scalar(f"perf/{phase}_seconds_total", seconds, step)
             logger.progress(step)
-            next_log += cfg.train.log_every
+            next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every
         if step >= next_checkpoint:
             save()
-            next_checkpoint += cfg.train.checkpoint_every
+            next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
     save()
     logger.progress(step)
     rollout.close()

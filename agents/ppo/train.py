@@ -51,8 +51,9 @@ def train(run: Run) -> None:
     storage = RolloutStorage(agent.num_steps, num_envs, obs_space, action_space, device)
     step = run.start_step
     if run.checkpoint:
-        learner.load_state_dict(run.checkpoint["learner"])
-        set_rng_state(run.checkpoint["rng"])
+        with run.restoring():
+            learner.load_state_dict(run.checkpoint["learner"])
+            set_rng_state(run.checkpoint["rng"])
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
     next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
