@@ -4,7 +4,7 @@ Both train the Nature-CNN DQN of CleanRL's dqn_atari / the SB3 zoo (1 env, batch
 4 steps, target copy every 1000) and are timed over the same number of steps after
 `learning_starts`, so the figure is the speed of acting plus learning.
 
-    python bench/dqn_atari_sps.py [--steps 4000] [--learning-starts 2000] [--threads 1 2] [--rounds 1]
+    python bench/dqn_atari_sps.py [--steps 4000] [--learning-starts 2000] [--threads 2] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -74,28 +74,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=4000, help="timed steps after learning_starts")
     parser.add_argument("--learning-starts", type=int, default=2000)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="rlkit torch threads to try")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2], help="torch threads, the same for both")
     parser.add_argument("--device", default="cpu", help="rlkit's device (SB3 runs on the CPU)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; the best of each counts")
     args = parser.parse_args()
     print(machine())
-    default_threads = torch.get_num_threads()
     ours: dict[int, list[float]] = {threads: [] for threads in args.threads}
-    theirs: list[float] = []
+    theirs: dict[int, list[float]] = {threads: [] for threads in args.threads}
     for _ in range(args.rounds):  # alternate, so drifts in the machine's speed hit both sides
-        for threads in args.threads:
+        for threads in args.threads:  # each thread count for both sides, so neither gets a tuning the other lacks
             ours[threads].append(rlkit_sps(args.learning_starts, args.steps, args.seed, threads, args.device))
             print(f"rlkit DQN ({args.device}, {threads} torch threads): {ours[threads][-1]:7.1f} SPS", flush=True)
-        torch.set_num_threads(default_threads)
-        theirs.append(sb3_sps(args.learning_starts, args.steps, args.seed))
-        print(f"Stable-Baselines3 DQN (cpu, {default_threads} torch threads, its default): {theirs[-1]:7.1f} SPS",
-              flush=True)
-    best = max(ours, key=lambda threads: max(ours[threads]))
-    ratios = [mine / sb3 for mine, sb3 in zip(ours[best], theirs)]
-    print(f"best of {args.rounds}: rlkit {max(ours[best]):.1f} SPS ({best} threads), SB3 {max(theirs):.1f} SPS, "
-          f"ratio {max(ours[best]) / max(theirs):.2f}x; per round {', '.join(f'{r:.2f}' for r in ratios)}, "
-          f"median {statistics.median(ratios):.2f}x")
+            torch.set_num_threads(threads)
+            theirs[threads].append(sb3_sps(args.learning_starts, args.steps, args.seed))
+            print(f"Stable-Baselines3 DQN (cpu, {threads} torch threads): {theirs[threads][-1]:7.1f} SPS", flush=True)
+    for threads in args.threads:
+        ratios = [mine / sb3 for mine, sb3 in zip(ours[threads], theirs[threads])]
+        print(f"{threads} threads, best of {args.rounds}: rlkit ({args.device}) {max(ours[threads]):.1f} SPS, "
+              f"SB3 (cpu) {max(theirs[threads]):.1f} SPS, ratio {max(ours[threads]) / max(theirs[threads]):.2f}x; "
+              f"per round {', '.join(f'{r:.2f}' for r in ratios)}, median {statistics.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":

@@ -76,12 +76,15 @@ def sb3_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, 
 
     # AtariWrapper skips 4 frames itself, so the ALE env gets frameskip 1 and no sticky actions
     # (v5's defaults would emulate 16 frames a step): the same emulation work as rlkit's side.
+    cudnn_flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     env = VecFrameStack(make_atari_env("ALE/Pong-v5", n_envs=8, seed=1,
                                        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0}),
                         n_stack=4)
     model = PPO("CnnPolicy", env, n_steps=128, batch_size=256, n_epochs=4, learning_rate=2.5e-4,
                 clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.99,
                 gae_lambda=0.95, device=device, seed=1, verbose=0)
+    # SB3's seeding turns on deterministic cuDNN process-wide; rlkit runs without it, so SB3 should too
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
     times = RolloutTimes()
     model.learn(total_timesteps=(rollouts + 1) * ROLLOUT, callback=times)
     end = time.perf_counter()
