@@ -76,6 +76,8 @@ class Game:
         if self.moves:
             raise ValueError("setup stones after moves")
         for color, p in stones:
+            if not 0 <= p < self.pass_action:  # the compiled engine does not check bounds
+                raise ValueError(f"setup stone at {p} is off the board")
             if not E.is_legal(self.pts, self.hz, 0, self.nbr, p, color) or (
                 E.place(self.pts, self.meta, self.hz, 0, self.nbr, p, color) > 0
             ):

@@ -44,7 +44,7 @@ class Outcome:
 
 def play_game(black: GtpClient, white: GtpClient, size: int, komi: float, max_moves: int) -> tuple[Game, Outcome]:
     """One game between two started engines; our Game is the referee."""
-    game = Game(size, komi)
+    game = Game(size, komi, max_moves=max_moves)
     engines = {1: black, 2: white}
     for engine in engines.values():
         for command in (f"boardsize {size}", "clear_board", f"komi {komi:g}"):
@@ -102,8 +102,9 @@ def main(argv: list[str]) -> int:
     if not math.isfinite(args.komi):
         raise UserError(f"--komi {args.komi}: must be a finite number")
     max_moves = args.max_moves if args.max_moves is not None else 3 * args.size * args.size
-    if max_moves < 1:
-        raise UserError(f"--max-moves {max_moves}: must be at least 1")
+    longest = 100 * args.size * args.size  # the referee's superko table grows with the limit
+    if not 1 <= max_moves <= longest:
+        raise UserError(f"--max-moves {max_moves}: must be 1..{longest} on a {args.size}x{args.size} board")
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

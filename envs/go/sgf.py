@@ -147,16 +147,24 @@ class _Parser:
             self.i += 1
 
 
+def _board_point(text: str, n: int) -> int:
+    """A point on the board: setup stones and rectangle corners cannot be a pass."""
+    point = parse_sgf_point(text, n)
+    if point == n * n:
+        raise ValueError(f"'{text}' is a pass, not a point on the board")
+    return point
+
+
 def _points(values: list[str], n: int) -> list[int]:
     """Expand SGF point lists, including compressed rectangles 'aa:cc'."""
     out = []
     for v in values:
         if ":" in v:
-            a, b = (parse_sgf_point(x, n) for x in v.split(":", 1))
+            a, b = (_board_point(x, n) for x in v.split(":", 1))
             (r0, c0), (r1, c1) = divmod(a, n), divmod(b, n)
             out += [r * n + c for r in range(min(r0, r1), max(r0, r1) + 1) for c in range(min(c0, c1), max(c0, c1) + 1)]
         else:
-            out.append(parse_sgf_point(v, n))
+            out.append(_board_point(v, n))
     return out
 
 

@@ -10,7 +10,8 @@ import textwrap
 import pytest
 
 from rlkit.envs.go.game import Game
-from rlkit.envs.go.match import main, wilson_interval
+from rlkit.envs.go.coords import format_vertex, parse_vertex
+from rlkit.envs.go.match import main, play_game, wilson_interval
 from rlkit.envs.go.sgf import read_sgf, replay
 from rlkit.errors import UserError
 
@@ -26,7 +27,8 @@ def test_wilson_interval_known_values():
 
 
 def test_match_against_gnugo_alternates_colours_and_records_every_game(tmp_path, capsys):
-    assert main(["--black", f"{OURS} --seed 5", "--white", f"{GNUGO} --mode gtp --level 1", "--games", "2",
+    gnugo = f"{GNUGO} --mode gtp --level 1 --positional-superko"  # the referee's ko rule
+    assert main(["--black", f"{OURS} --seed 5", "--white", gnugo, "--games", "2",
                  "--size", "5", "--komi", "0.5", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "95% Wilson interval" in out and "of 2 against" in out
@@ -69,6 +71,7 @@ def test_an_illegal_move_forfeits_the_game(tmp_path, capsys):
     (["--games", "0"], "--games 0"),
     (["--size", "3"], "--size 3"),
     (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
+    (["--size", "5", "--max-moves", "100000"], "--max-moves 100000"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
     base = {"--black": OURS, "--white": OURS, "--out": str(tmp_path)}
@@ -80,6 +83,34 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "rlkit.cli", "match", *argv], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+
+
+class FirstLegalPoint:
+    """A stand-in engine that plays the first legal point, so its games run long without passing."""
+
+    def __init__(self, size: int):
+        self.game = Game(size, 0.5, max_moves=10_000)
+
+    def send(self, command: str) -> str:
+        words = command.split()
+        if words[0] != "genmove":
+            return ""
+        color = 1 if words[1] == "black" else 2
+        legal = [p for p in range(self.game.pass_action) if self.game.is_legal(p, color)]
+        action = legal[0] if legal else self.game.pass_action
+        self.game.play(action, color)
+        return format_vertex(action, self.game.size)
+
+    def ask(self, command: str) -> tuple[bool, str]:
+        _, name, vertex = command.split()
+        self.game.play(parse_vertex(vertex, self.game.size), 1 if name == "black" else 2)
+        return True, ""
+
+
+def test_a_move_limit_beyond_the_default_game_length_is_honoured():
+    """--max-moves above 10 x size² (the Game's own default cap) ends the game at the limit, scored."""
+    game, outcome = play_game(FirstLegalPoint(5), FirstLegalPoint(5), 5, 0.5, 400)
+    assert len(game.moves) == 400 and outcome.reason == "move limit 400"
 
 
 def test_our_engine_against_itself_on_9x9(tmp_path, capsys):

@@ -90,6 +90,9 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[9]\n;B[zz])", "line 2, column 2: move B"),
     ("(;GM[1]SZ[9];B[cc];W[cc])", "move 2"),
     ("(;GM[1]SZ[9]AB[aa]AW[ab][ba])", "setup stones"),
+    ("(;GM[1]SZ[9]AB[])", "setup AB: '' is a pass"),  # read out of bounds in the compiled engine before
+    ("(;GM[1]SZ[9]AB[tt])", "setup AB: 'tt' is a pass"),
+    ("(;GM[1]SZ[9]AW[aa:tt])", "setup AW: 'tt' is a pass"),
 ])
 def test_malformed_files_name_the_file_and_position(tmp_path, text, message):
     path = tmp_path / "broken.sgf"
