@@ -241,7 +241,8 @@ class ReplayBuffer:
                             f"{'tree' in state}; resume with the run's setting")
         if state["frames"].shape != self.frames.shape:
             raise UserError(f"agent.buffer_size, env.num_envs: the saved replay holds (slots, envs, frame) "
-                            f"{state['frames'].shape}, this config makes {self.frames.shape}; resume with the run's values")
+                            f"{state['frames'].shape}, this config makes {self.frames.shape}; "
+                            "resume with the run's values")
         for name, value in state.items():
             if name == "tree":
                 self.tree.tree[:] = value

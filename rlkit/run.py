@@ -63,6 +63,7 @@ class Run:
         self.stop_requested = False
         self.logger: Logger | None = None
         self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
+        self.overrides: list[str] = []  # given to --resume
         self.config_changed = False  # resumed with overrides: config.yaml is rewritten at the next checkpoint
 
     # ---- creation -------------------------------------------------------------------
@@ -96,7 +97,7 @@ class Run:
         run = cls(config, run_dir, checkpoint)
         # e.g. train.total_steps=... to extend a run; config.yaml changes only once the checkpoint
         # has loaded under the new config, so an override that does not fit leaves the run as it was
-        run.config_changed = bool(overrides)
+        run.overrides, run.config_changed = list(overrides), bool(overrides)
         return run
 
     @contextmanager
@@ -107,7 +108,8 @@ class Run:
             yield
         except (RuntimeError, KeyError, ValueError) as error:
             detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config ({detail}); "
+            given = f" with {' '.join(self.overrides)}" if self.overrides else ""
+            raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config{given} ({detail}); "
                             "leave out overrides that change the network or the replay") from None
 
     # ---- lifetime -------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
     config = (run_dir / "config.yaml").read_bytes()
     bad = run_cli("train", "--resume", str(run_dir), "agent.hidden=[64]")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1 and "does not fit this config" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "does not fit this config with agent.hidden=[64]" in bad.stderr
     assert (run_dir / "config.yaml").read_bytes() == config
     good = run_cli("train", "--resume", str(run_dir), "train.total_steps=800")
     assert good.returncode == 0, good.stderr
