@@ -1,16 +1,25 @@
 """Benchmark: uniformly random legal Go on 9x9 and 19x19, moves per second on one core.
 
 Every engine plays the same policy (uniform over all legal actions, pass included) with games
-capped at 2*N*N moves (OpenSpiel's own cap), measured side by side in one run:
+capped at 2*N*N moves (OpenSpiel's own cap), measured side by side in one run. The work to draw a
+move differs: the anchors list every legal action each move (their Python APIs offer no other
+way to draw a uniform legal move), while rlkit's `random_action` draws an empty point or pass at
+random and checks only that one, redrawing if it is illegal (same distribution, less work).
+`ours-list` does the anchors' work with rlkit's engine, for an equal-work comparison:
 
   pettingzoo     pettingzoo.classic.go_v5, one env.step per move (anchor)
-  openspiel      pyspiel "go" through its Python binding, one apply_action per move (anchor)
+  openspiel      pyspiel "go" through its Python binding: legal_actions(), a uniform pick,
+                 apply_action, per move from Python (anchor)
+  ours-list      rlkit, the same three steps per move from Python: legal_mask, a uniform pick, play
   ours-python    rlkit, two compiled calls per move from Python: pick a random action, play it
   ours-move      rlkit, one compiled call per move from Python (pick and play together)
   ours-game      rlkit, one compiled call plays a whole game
   ours-batch     rlkit GoBatch of --batch games, one compiled call moves every game once
 
-Usage: .venv/bin/python bench/go_engine.py [--seconds 3] [--batch 256] [--sizes 9 19]
+rlkit forbids any repeated position (positional superko, a hash lookup per candidate move);
+OpenSpiel and PettingZoo forbid only the immediate ko recapture.
+
+Usage: .venv/bin/python bench/go_engine.py [--seconds 3] [--batch 64] [--sizes 9 19]
 """
 
 from __future__ import annotations
@@ -85,6 +94,25 @@ def openspiel(n: int, seconds: float) -> float:
     return timed(game, seconds)
 
 
+def ours_legal_list(n: int, seconds: float) -> float:
+    """Our engine driven as OpenSpiel is driven: every legal action listed, a uniform pick, play."""
+    game = Game(n, komi=7.5, max_moves=2 * n * n)
+    pts, meta, hz, hist, nbr = game.pts, game.meta, game.hz, game.hist, game.nbr
+    mask = np.empty(n * n + 1, np.bool_)
+    rng = random.Random(0)
+
+    def one() -> int:
+        E.reset(pts, meta, hz, hist, 0, 2 * n * n)
+        moves = 0
+        while not meta[0, E.DONE]:
+            E.legal_mask(pts, meta, hz, 0, nbr, mask)
+            E.play(pts, meta, hz, hist, 0, nbr, rng.choice(np.flatnonzero(mask).tolist()), meta[0, E.TO_PLAY])
+            moves += 1
+        return moves
+
+    return timed(one, seconds)
+
+
 def ours_per_move(n: int, seconds: float, one_call: bool) -> float:
     """Our engine driven from Python one move at a time: pick then play (two calls), or one call."""
     game = Game(n, komi=7.5, max_moves=2 * n * n)
@@ -141,6 +169,7 @@ def main() -> None:
         rates = {
             "pettingzoo": pettingzoo(n, args.seconds),
             "openspiel": openspiel(n, args.seconds),
+            "ours-list": ours_legal_list(n, args.seconds),
             "ours-python": ours_per_move(n, args.seconds, one_call=False),
             "ours-move": ours_per_move(n, args.seconds, one_call=True),
             "ours-game": ours_game(n, args.seconds),
