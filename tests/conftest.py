@@ -47,3 +47,19 @@ def assert_same_run_twice(tmp_path: Path, config: str, steps: int, network: str,
     assert returns_a == returns_b and len(returns_a) > 10
     for key in weights_a:
         torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+
+
+def assert_identical(actual, expected, path="state"):
+    """Nested checkpoint contents equal exactly (tensors bit for bit)."""
+    if isinstance(expected, dict):
+        assert actual.keys() == expected.keys(), path
+        for key in expected:
+            assert_identical(actual[key], expected[key], f"{path}.{key}")
+    elif isinstance(expected, torch.Tensor):
+        torch.testing.assert_close(actual, expected, rtol=0, atol=0, msg=path)
+    elif isinstance(expected, (list, tuple)):
+        assert len(actual) == len(expected), path
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_identical(a, e, f"{path}[{i}]")
+    else:
+        assert actual == expected, path

@@ -112,3 +112,21 @@ def test_checkpoints_keep_the_newest_three_and_no_orphan_replays(tmp_path, root)
     kept = [f"{kind}_{step:012d}.{ext}" for step in (20, 30, 40) for kind, ext in (("replay", "npz"), ("step", "pt"))]
     assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
     assert torch.load(folder / "step_000000000040.pt", weights_only=True)["replay_file"] == "replay_000000000040.npz"
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    from rlkit.checkpoint import atomic_torch_save
+
+    path = tmp_path / "checkpoints" / "step_000000000001.pt"
+    atomic_torch_save({"weights": torch.ones(3)}, path)
+    before = path.read_bytes()
+
+    def disk_full(obj, handle):
+        handle.write(b"half a checkpoint")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        atomic_torch_save({"weights": torch.zeros(3)}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind

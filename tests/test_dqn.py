@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, assert_identical, assert_same_run_twice, run_cli, scalars
 from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
@@ -141,6 +141,11 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "does not fit this config with agent.hidden=[64]" in bad.stderr
     assert (run_dir / "config.yaml").read_bytes() == config
+    # a resume that has no steps left to run saves again what it restored: every tensor, bit for bit
+    saved = torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True)
+    same = run_cli("train", "--resume", str(run_dir), "train.total_steps=600")
+    assert same.returncode == 0, same.stderr
+    assert_identical(torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True), saved)
     good = run_cli("train", "--resume", str(run_dir), "train.total_steps=800")
     assert good.returncode == 0, good.stderr
     assert "total_steps: 800" in (run_dir / "config.yaml").read_text()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, assert_identical, assert_same_run_twice, run_cli, scalars
 from rlkit.cli import main as cli_main
 
 
@@ -59,8 +59,18 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     assert state["step"] == stopped_at and state["learner"]["updates"] == stopped_at // 256
     assert {"net", "optimizer"} <= set(state["learner"]) and "torch" in state["rng"]
 
+    same = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at}")  # nothing left to run
+    assert same.returncode == 0, same.stderr
+    resaved = torch.load(checkpoints / f"step_{stopped_at:012d}.pt", weights_only=True)
+    assert resaved.pop("config")["train"]["total_steps"] == stopped_at  # the override, written with it
+    assert_identical(resaved, {key: value for key, value in state.items() if key != "config"})
+
     result = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at + 1024}")
     assert result.returncode == 0, result.stderr
+    # the annealed lr follows the new budget: lr0 * (1 - step at the iteration's start / total)
+    for step, lr in scalars(run_dir, "train/lr"):
+        if step > stopped_at:
+            assert lr == pytest.approx(2.5e-4 * (1 - (step - 256) / (stopped_at + 1024)), rel=1e-5)
     assert (checkpoints / f"step_{stopped_at + 1024:012d}.pt").is_file()
     state = torch.load(checkpoints / f"step_{stopped_at + 1024:012d}.pt", weights_only=True)
     assert state["learner"]["updates"] == stopped_at // 256 + 4  # counters continue

@@ -108,11 +108,18 @@ def test_atari_memory_for_a_million_transitions_stays_under_7_5_gb():
     assert need < 7.5e9
 
 
-def test_buffer_refuses_to_start_when_memory_is_short():
+def test_buffer_refuses_to_start_exactly_when_memory_is_short(monkeypatch):
+    import rlkit.replay
     from rlkit.errors import UserError
 
-    with pytest.raises(UserError, match="buffer_size"):
-        ReplayBuffer(capacity=10**12, num_envs=1, frame_shape=(84, 84), frame_dtype=np.uint8, stack=4)
+    make = lambda: ReplayBuffer(capacity=1000, num_envs=2, frame_shape=(84, 84), frame_dtype=np.uint8,  # noqa: E731
+                                stack=4)
+    need = make().nbytes
+    monkeypatch.setattr(rlkit.replay, "available_memory", lambda: need - 1)
+    with pytest.raises(UserError, match="agent.buffer_size: replay needs"):
+        make()
+    monkeypatch.setattr(rlkit.replay, "available_memory", lambda: need)
+    assert make().nbytes == need
 
 
 def test_sumtree_samples_in_proportion_to_priority():
@@ -139,7 +146,11 @@ def test_prioritized_sampling_follows_updated_priorities():
     buffer.update_priorities(batch.indices, td)
     again = buffer.sample(64, torch.device("cpu"))
     assert (again.indices == favourite).mean() > 0.8
-    assert again.weights[again.indices == favourite].max() < again.weights.max() + 1e-6
+    # importance weights (N * P(i)) ** -beta, scaled by the batch's largest: the favourite gets the smallest
+    probs = buffer.tree.get(again.indices) / buffer.tree.total
+    expected = (len(buffer) * probs) ** -0.4
+    np.testing.assert_allclose(again.weights.numpy(), expected / expected.max(), rtol=1e-5)
+    assert again.weights[again.indices == favourite].max() < again.weights[again.indices != favourite].min()
 
 
 def test_n_step_returns_by_hand():

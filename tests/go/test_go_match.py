@@ -117,5 +117,6 @@ def test_our_engine_against_itself_on_9x9(tmp_path, capsys):
     assert main(["--black", f"{OURS} --seed 1", "--white", f"{OURS} --seed 2", "--games", "2", "--size", "9",
                  "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("game-*.sgf"))) == 2
-    game = replay(read_sgf(tmp_path / "game-001.sgf"))
-    assert isinstance(game, Game) and game.over
+    record = read_sgf(tmp_path / "game-001.sgf")
+    game = replay(record)
+    assert game.over and record.info["RE"] == game.result()  # two passes, scored by Tromp-Taylor
