@@ -108,3 +108,43 @@ def test_bad_input_is_one_line_naming_the_key(tmp_path, capsys, override, key):
                      "--run-dir", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and key in err and len(err.splitlines()) == 1, err
+
+
+def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, monkeypatch):
+    """Pendulum only ever truncates (200 steps): each truncation bootstraps, for exactly the truncated
+    envs, from the critic's value of the final observation the env returned, not of the reset one."""
+    from rlkit.agents.ppo.network import ActorCritic
+    from rlkit.envs.classic import ClassicVec
+    from rlkit.storage import RolloutStorage
+
+    env_steps, value_calls, bootstraps = [], [], []
+    recv, value, bootstrap = ClassicVec.recv, ActorCritic.value, RolloutStorage.bootstrap
+
+    def spy_recv(self):
+        env_steps.append(recv(self))
+        return env_steps[-1]
+
+    def spy_value(self, obs):
+        out = value(self, obs)
+        value_calls.append((obs.clone(), out.clone()))
+        return out
+
+    def spy_bootstrap(self, t, rows, final_values, gamma):
+        bootstraps.append((len(env_steps), rows.copy(), final_values.clone(), value_calls[-1]))
+        return bootstrap(self, t, rows, final_values, gamma)
+
+    monkeypatch.setattr(ClassicVec, "recv", spy_recv)
+    monkeypatch.setattr(ActorCritic, "value", spy_value)
+    monkeypatch.setattr(RolloutStorage, "bootstrap", spy_bootstrap)
+    assert cli_main(["train", str(ROOT / "configs/pendulum_ppo.yaml"), "train.total_steps=4096",
+                     "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+
+    truncated_at = [k + 1 for k, step in enumerate(env_steps) if step.truncated.any()]
+    assert truncated_at == [200, 400, 600, 800, 1000]  # 4 envs in step, 1024 steps each
+    assert [count for count, *_ in bootstraps] == truncated_at
+    for count, rows, final_values, (obs, out) in bootstraps:
+        step = env_steps[count - 1]
+        np.testing.assert_array_equal(rows, np.flatnonzero(step.truncated))
+        np.testing.assert_array_equal(obs.numpy(), step.final_obs[rows])
+        assert not np.allclose(step.final_obs[rows], step.obs[rows])  # the reset observation differs
+        torch.testing.assert_close(final_values, out, rtol=0, atol=0)
