@@ -125,16 +125,23 @@ def forget_history(pts, meta, hz, hist, g):
 
 
 @njit(cache=True)
-def _in_chain_at(pts, g, nbr, p, hd, c):
-    """How many neighbours of p belong to the chain of colour c headed at hd."""
-    k = 0
-    for j in range(4):
-        q = nbr[p, j]
-        if q < 0:
-            break
-        if pts[g, COLOR, q] == c and pts[g, HEAD, q] == hd:
-            k += 1
-    return k
+def _neighbour(pts, g, q):
+    """What is at neighbour q: (colour, chain head); colour -1 off the board, head -1 if empty."""
+    if q < 0:
+        return -1, -1
+    cq = pts[g, COLOR, q]
+    return cq, (pts[g, HEAD, q] if cq != 0 else -1)
+
+
+@njit(cache=True)
+def _after_touching(pts, hz, g, c, cq, hd, count, h):
+    """One neighbouring chain (colour cq, head hd, touching p `count` times): (p keeps a liberty
+    through it, it is captured, hash with it removed)."""
+    if cq == c:
+        return pts[g, LIBS, hd] > count, False, h
+    if pts[g, LIBS, hd] == count:
+        return False, True, h ^ hz[g, 1 + hd]
+    return False, False, h
 
 
 @njit(cache=True)
@@ -142,32 +149,26 @@ def is_legal(pts, hz, g, nbr, p, c):
     """Whether colour c may play at point p: empty, not suicide, not repeating a position."""
     if pts[g, COLOR, p] != 0:
         return False
-    o = 3 - c
-    h = hz[g, 0] ^ ZOBRIST[c, p]
-    free = False
+    # the four neighbours are read once; a chain touching p k times counts k incidences of LIBS
+    c0, h0 = _neighbour(pts, g, nbr[p, 0])
+    c1, h1 = _neighbour(pts, g, nbr[p, 1])
+    c2, h2 = _neighbour(pts, g, nbr[p, 2])
+    c3, h3 = _neighbour(pts, g, nbr[p, 3])
+    free = c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0
     captures = False
-    for j in range(4):
-        q = nbr[p, j]
-        if q < 0:
-            break
-        cq = pts[g, COLOR, q]
-        if cq == 0:
-            free = True
-        elif cq == c:
-            hd = pts[g, HEAD, q]
-            if pts[g, LIBS, hd] > _in_chain_at(pts, g, nbr, p, hd, c):
-                free = True
-        else:
-            hd = pts[g, HEAD, q]
-            if pts[g, LIBS, hd] == _in_chain_at(pts, g, nbr, p, hd, o):
-                dup = False
-                for i in range(j):
-                    q2 = nbr[p, i]
-                    if pts[g, COLOR, q2] == o and pts[g, HEAD, q2] == hd:
-                        dup = True
-                if not dup:
-                    captures = True
-                    h ^= hz[g, 1 + hd]
+    h = hz[g, 0] ^ ZOBRIST[c, p]
+    if c0 > 0:
+        f, x, h = _after_touching(pts, hz, g, c, c0, h0, 1 + (h1 == h0) + (h2 == h0) + (h3 == h0), h)
+        free, captures = free or f, captures or x
+    if c1 > 0 and h1 != h0:
+        f, x, h = _after_touching(pts, hz, g, c, c1, h1, 1 + (h2 == h1) + (h3 == h1), h)
+        free, captures = free or f, captures or x
+    if c2 > 0 and h2 != h0 and h2 != h1:
+        f, x, h = _after_touching(pts, hz, g, c, c2, h2, 1 + (h3 == h2), h)
+        free, captures = free or f, captures or x
+    if c3 > 0 and h3 != h0 and h3 != h1 and h3 != h2:
+        f, x, h = _after_touching(pts, hz, g, c, c3, h3, 1, h)
+        free, captures = free or f, captures or x
     if not free and not captures:
         return False
     p_count = pts.shape[2]
