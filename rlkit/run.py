@@ -64,7 +64,6 @@ class Run:
         self.logger: Logger | None = None
         self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
         self.overrides: list[str] = []  # given to --resume
-        self.config_changed = False  # resumed with overrides: config.yaml is rewritten at the next checkpoint
 
     # ---- creation -------------------------------------------------------------------
     @classmethod
@@ -95,9 +94,9 @@ class Run:
         config = load_config(config_file, overrides)
         checkpoint = load_checkpoint(path)
         run = cls(config, run_dir, checkpoint)
-        # e.g. train.total_steps=... to extend a run; config.yaml changes only once the checkpoint
-        # has loaded under the new config, so an override that does not fit leaves the run as it was
-        run.overrides, run.config_changed = list(overrides), bool(overrides)
+        # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
+        # (see save), so an override that does not fit the checkpoint leaves the run as it was
+        run.overrides = list(overrides)
         return run
 
     @contextmanager
@@ -144,9 +143,7 @@ class Run:
         """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few."""
         folder = self.dir / "checkpoints"
         state = {**state, "step": step, "config": config_to_dict(self.config)}
-        if self.config_changed:
-            save_config(self.config, self.dir / "config.yaml")
-            self.config_changed = False
+        save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
         if replay is not None:
             atomic_savez(folder / f"replay_{step:012d}.npz", replay)
             state["replay_file"] = f"replay_{step:012d}.npz"
