@@ -28,7 +28,7 @@ class ClassicVec:
         if not isinstance(self.single_observation_space, gym.spaces.Box):
             self.envs.close()
             raise UserError(f"env.id: {cfg.id} has observation space {self.single_observation_space}; "
-                            "rlkit's agents take Box (array) observations")
+                            "the classic-control adapter takes Box (array) observations")
         self.single_action_space = self.envs.single_action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None
