@@ -57,7 +57,7 @@ class ReplayBuffer:
         self.slots = max(capacity // num_envs, n_step + stack + 2) + stack + n_step
         self.frame_shape, self.stack, self.n_step, self.gamma = tuple(frame_shape), stack, n_step, gamma
         shape = (self.slots, num_envs)
-        need = self.nbytes_for(shape, frame_shape, frame_dtype)
+        need = self.nbytes_for(shape, frame_shape, frame_dtype, prioritized)
         if check_memory and need > available_memory():
             raise UserError(f"agent.buffer_size: replay needs {need / 2**30:.1f} GiB but only "
                             f"{available_memory() / 2**30:.1f} GiB of memory is available; lower agent.buffer_size")
@@ -77,11 +77,11 @@ class ReplayBuffer:
         self.max_priority = 1.0
 
     @staticmethod
-    def nbytes_for(shape: tuple, frame_shape: tuple, frame_dtype: np.dtype) -> int:
-        """Bytes the arrays of a buffer with `shape` = (slots, envs) take."""
+    def nbytes_for(shape: tuple, frame_shape: tuple, frame_dtype: np.dtype, prioritized: bool = False) -> int:
+        """Bytes the arrays (and the sum tree, if prioritized) of a buffer with `shape` = (slots, envs) take."""
         slots = int(np.prod(shape))
         per_slot = int(np.prod(frame_shape)) * np.dtype(frame_dtype).itemsize + 8 + 4 + 4
-        return slots * per_slot
+        return slots * per_slot + (SumTree.nbytes_for(slots) if prioritized else 0)
 
     @property
     def nbytes(self) -> int:

@@ -9,8 +9,18 @@ class SumTree:
     """Binary tree in one array; leaf i lives at index `size + i` (size a power of two)."""
 
     def __init__(self, capacity: int):
-        self.size = 1 << max(1, int(np.ceil(np.log2(capacity))))
+        self.size = self.leaves_for(capacity)
         self.tree = np.zeros(2 * self.size, dtype=np.float64)
+
+    @staticmethod
+    def leaves_for(capacity: int) -> int:
+        """Leaf count of a tree holding `capacity` priorities: the next power of two."""
+        return 1 << max(1, int(np.ceil(np.log2(capacity))))
+
+    @classmethod
+    def nbytes_for(cls, capacity: int) -> int:
+        """Bytes the tree for `capacity` priorities takes."""
+        return 2 * cls.leaves_for(capacity) * np.dtype(np.float64).itemsize
 
     @property
     def total(self) -> float:

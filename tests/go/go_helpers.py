@@ -77,3 +77,25 @@ class Reference:
         self.board = board
         self.seen.add(tuple(board))
         return captured
+
+    def area_score(self, komi: float) -> float:
+        """Tromp-Taylor: Black's stones and empty regions reaching only Black, minus White's, minus komi."""
+        score, seen = 0.0, set()
+        for p, colour in enumerate(self.board):
+            if colour:
+                score += 1 if colour == 1 else -1
+            elif p not in seen:
+                region, borders, stack = {p}, set(), [p]
+                while stack:
+                    for q in self.neighbours(stack.pop()):
+                        if self.board[q]:
+                            borders.add(self.board[q])
+                        elif q not in region:
+                            region.add(q)
+                            stack.append(q)
+                seen |= region
+                if borders == {1}:
+                    score += len(region)
+                elif borders == {2}:
+                    score -= len(region)
+        return score - komi

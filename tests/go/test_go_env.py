@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from go_helpers import Reference
 from rlkit.envs.go.batch import GoBatch
 from rlkit.envs.go.env import GoVecEnv, make_go_vec
 from rlkit.envs.go.game import Game
@@ -100,20 +101,27 @@ def test_two_passes_end_the_game_with_rewards_from_the_movers_view():
     assert step.terminated.tolist() == [False, True] and step.reward.tolist() == [0.0, 1.0]
 
 
-def test_random_self_play_rewards_only_a_finished_game_with_plus_or_minus_one():
-    """The sign (the mover wins or loses) is checked by hand in the test above."""
+def test_random_self_play_rewards_the_winner_by_an_independent_count():
+    """Each finished game's reward is the sign of a flood-fill Tromp-Taylor count of its final
+    board, from the view of the player who moved last; every other step pays nothing."""
     env = make_go_vec(num_envs=8, size=5, komi=0.5, history=2)
     rng = np.random.default_rng(0)
-    ended = 0
+    signs = []
     for _ in range(400):
         mask = env.legal_mask()
         mask[:, -1] = mask[:, :-1].sum(1) == 0  # pass only when nothing else is legal
         env.send(np.array([rng.choice(np.flatnonzero(m)) for m in mask]))
         step = env.recv()
         assert (step.reward[~step.terminated] == 0).all()
-        assert set(np.abs(step.reward[step.terminated]).tolist()) <= {1.0}
-        ended += int(step.terminated.sum())
-    assert ended > 8
+        for i in np.flatnonzero(step.terminated):
+            final = step.final_obs[i]  # planes: next mover's stones, last mover's stones, ..., colour
+            next_mover = 1 if final[-1].all() else 2
+            board = np.where(final[0] == 1, next_mover, np.where(final[1] == 1, 3 - next_mover, 0))
+            black_lead = Reference(5, board.ravel().tolist()).area_score(komi=0.5)
+            last_mover_sign = 1 if next_mover == 2 else -1  # Black moved last: Black's lead is its own
+            assert step.reward[i] == np.sign(black_lead) * last_mover_sign
+            signs.append(step.reward[i])
+    assert len(signs) > 8 and {1.0, -1.0} <= set(signs)
 
 
 def test_games_are_capped_at_max_moves():
