@@ -6,18 +6,11 @@ import argparse
 from pathlib import Path
 
 from rlkit.config import agent_module, load_config
-from rlkit.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad arguments as a UserError (one line, exit 2)."""
-
-    def error(self, message: str) -> None:
-        raise UserError(message)
+from rlkit.errors import ArgumentParser, UserError
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="rlkit train",
         description="Train an agent from a YAML config. Logs, checkpoints and the resolved "
                     "config go to the run directory (default runs/CONFIG-TIMESTAMP).",
