@@ -7,12 +7,11 @@ Every error is a `? message` reply; the loop only ends on `quit` or end of input
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from rlkit.errors import UserError
+from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
 from .coords import GTP_LETTERS, color_letter, format_vertex, parse_color, parse_vertex
@@ -218,12 +217,14 @@ def serve(engine: GtpEngine, stdin: TextIO, stdout: TextIO) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit gtp`."""
-    parser = argparse.ArgumentParser(prog="rlkit gtp", description="Play Go over GTP version 2 on stdin/stdout.")
+    parser = ArgumentParser(prog="rlkit gtp", description="Play Go over GTP version 2 on stdin/stdout; "
+                            "genmove plays a random legal move that never fills its own eyes.")
     parser.add_argument("--size", type=int, default=19, help="initial board size, 5..19 (default 19)")
     parser.add_argument("--komi", type=float, default=7.5, help="initial komi (default 7.5)")
-    parser.add_argument("--checkpoint", metavar="PATH", help="play a trained Go agent from this checkpoint")
-    parser.add_argument("--level", type=int, default=None, metavar="N",
-                        help="search strength (simulations per move) for a checkpoint agent; the random player ignores it")
+    parser.add_argument("--checkpoint", metavar="PATH", help="reserved for the AlphaZero Go agent, which rlkit "
+                        "does not have yet: not available, refused with an error")
+    parser.add_argument("--level", type=int, default=None, metavar="N", help="reserved with --checkpoint: search "
+                        "simulations per move for the AlphaZero agent; the random player ignores it")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random player")
     args = parser.parse_args(argv)
     if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:

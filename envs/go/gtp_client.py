@@ -1,27 +1,46 @@
-"""Drive a GTP engine in a subprocess: send a command, read its `=`/`?` reply."""
+"""Drive a GTP engine in a subprocess: send a command, read its `=`/`?` reply within a time limit."""
 
 from __future__ import annotations
 
+import os
+import selectors
 import shlex
 import subprocess
+import time
+
+QUIT_SECONDS = 5.0  # how long close() waits for an engine to answer `quit` and exit before killing it
 
 
 class GtpError(RuntimeError):
-    """The engine answered `? message`, or died."""
+    """The engine answered `? message`, answered out of protocol, took too long, or died."""
 
 
 class GtpClient:
-    """A GTP engine started from a shell-style command line, e.g. 'gnugo --mode gtp'."""
+    """A GTP engine started from a shell-style command line, e.g. 'gnugo --mode gtp'.
 
-    def __init__(self, command: str):
+    Each reply must arrive within `timeout` seconds (None waits forever); an engine that is too
+    slow is killed and reaped, and the command raises GtpError.
+    """
+
+    def __init__(self, command: str, timeout: float | None = 60.0):
         self.command = command
+        self.timeout = timeout
         try:
-            self.proc = subprocess.Popen(
-                shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            )
+            args = shlex.split(command)
+        except ValueError as error:
+            raise GtpError(f"cannot parse '{command}': {error}") from None
+        if not args:
+            raise GtpError("empty engine command")
+        try:
+            # Unbuffered binary pipes: replies are read with os.read into our own line buffer,
+            # so select() never misses data hidden in a file object's buffer.
+            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, bufsize=0)
         except OSError as error:
             raise GtpError(f"cannot start '{command}': {error.strerror}") from None
+        self._pending = b""  # bytes read from the engine but not yet split into lines
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
 
     def send(self, command: str) -> str:
         """Send one command; returns the reply text after '= ', raises GtpError on '? ...'."""
@@ -32,41 +51,68 @@ class GtpClient:
 
     def ask(self, command: str) -> tuple[bool, str]:
         """Send one command; returns (success, reply text) without raising on '?'."""
+        return self._request(command, self.timeout)
+
+    def _request(self, command: str, timeout: float | None) -> tuple[bool, str]:
+        """Write one command and read its whole reply (up to the blank line) before the deadline."""
         try:
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self.proc.stdin.write((command + "\n").encode())
+        except (OSError, ValueError):  # broken pipe, or stdin already closed
             raise GtpError(f"'{self.command}' has exited") from None
-        lines = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        lines: list[str] = []
         while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise GtpError(f"'{self.command}' exited while answering '{command}'")
-            line = line.rstrip("\r\n")
+            line = self._readline(command, deadline, timeout)
             if not line and lines:
                 break
+            if line and not lines and line[:1] not in "=?":
+                raise GtpError(f"'{self.command}' gave a malformed reply to '{command}': {line!r}")
             if line or lines:
                 lines.append(line)
         head = lines[0]
-        if head[:1] not in "=?":
-            raise GtpError(f"'{self.command}' gave a malformed reply to '{command}': {head!r}")
         text = "\n".join([head[1:].lstrip()] + lines[1:]).strip()
         return head[0] == "=", text
 
-    def close(self) -> None:
-        """Ask the engine to quit, then make sure it has."""
+    def _readline(self, command: str, deadline: float | None, timeout: float | None) -> str:
+        """Next line of the engine's output, without its line ending; GtpError on exit or timeout."""
+        while b"\n" not in self._pending:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                self._kill()
+                raise GtpError(f"'{self.command}' did not answer '{command}' within {timeout:g} s; stopped it")
+            if not self._selector.select(remaining):
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise GtpError(f"'{self.command}' exited while answering '{command}'")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode("utf-8", "replace").rstrip("\r")
+
+    def _kill(self) -> None:
+        """Kill the engine and reap it, so no zombie is left behind."""
         if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def close(self) -> None:
+        """Ask the engine to quit, then make sure it has exited and been reaped (killed if it must be)."""
+        if self.proc.poll() is None:
+            quit_timeout = QUIT_SECONDS if self.timeout is None else min(self.timeout, QUIT_SECONDS)
             try:
-                self.ask("quit")
+                self._request("quit", quit_timeout)
             except GtpError:
                 pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self._selector.close()
         for stream in (self.proc.stdin, self.proc.stdout):
-            stream.close()
+            try:
+                stream.close()  # end of input also stops an engine that ignored `quit`
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=QUIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._kill()
 
     def __enter__(self) -> GtpClient:
         return self

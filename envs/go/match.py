@@ -4,16 +4,18 @@ Engine A (`--black`) takes Black in odd-numbered games and White in even ones; e
 (`--white`) the other colour. Each game ends at two passes in a row (scored Tromp-Taylor with
 komi), a resignation, an illegal move (a forfeit), or `--max-moves` (scored as it stands).
 Every game is written as SGF; the win rate of engine A comes with a 95% Wilson interval.
+An engine that exits, answers out of protocol, or takes longer than `--timeout` seconds to answer
+stops the match with a one-line error (a slow engine is killed first); games already played keep
+their records. An --out folder that already holds game records is refused, so none is overwritten.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlkit.errors import UserError
+from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
 from .coords import color_letter, format_vertex, parse_vertex
@@ -72,20 +74,36 @@ def play_game(black: GtpClient, white: GtpClient, size: int, komi: float, max_mo
     return game, Outcome(0 if score == 0 else (1 if score > 0 else 2), game.result(), reason)
 
 
-def _start(command: str, option: str) -> tuple[GtpClient, str]:
+def _start(command: str, option: str, timeout: float) -> tuple[GtpClient, str]:
     """Start an engine and ask its name; UserError naming the option if it cannot be driven."""
     try:
-        client = GtpClient(command)
-        name = client.send("name")
-        version = client.ask("version")
-        return client, f"{name} {version[1]}".strip() if version[0] else name
+        client = GtpClient(command, timeout)
     except GtpError as error:
         raise UserError(f"{option} '{command}': {error}") from None
+    try:
+        name = client.send("name")
+        version = client.ask("version")
+    except GtpError as error:
+        client.close()
+        raise UserError(f"{option} '{command}': {error}") from None
+    return client, f"{name} {version[1]}".strip() if version[0] else name
+
+
+def _check_out_folder(out: Path) -> None:
+    """Create the --out folder; refuse one that already holds game records, so none is overwritten."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot create folder: {error.strerror}") from None
+    taken = sorted(p.name for p in out.glob("game-*.sgf"))
+    if taken:
+        raise UserError(f"--out {out}: already holds {len(taken)} game record(s) ({taken[0]} ...); "
+                        "choose a new folder so they are not overwritten")
 
 
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit match`."""
-    parser = argparse.ArgumentParser(prog="rlkit match", description="Play a match between two GTP engines.")
+    parser = ArgumentParser(prog="rlkit match", description="Play a match between two GTP engines.")
     parser.add_argument("--black", required=True, metavar="CMD", help="engine A: Black in game 1, colours alternate")
     parser.add_argument("--white", required=True, metavar="CMD", help="engine B: White in game 1")
     parser.add_argument("--games", type=int, default=10, help="number of games (default 10)")
@@ -93,7 +111,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
     parser.add_argument("--max-moves", type=int, default=None, help="stop and score a game after this many moves "
                         "(default 3*size*size)")
-    parser.add_argument("--out", default="runs/match", help="folder for the SGF records (default runs/match)")
+    parser.add_argument("--out", default="runs/match", help="new folder for the SGF records game-NNN.sgf; "
+                        "one already holding records is refused (default runs/match)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="longest wait for each engine reply; an engine slower than this is stopped "
+                        "and so is the match (default 60)")
     args = parser.parse_args(argv)
     if args.games < 1:
         raise UserError(f"--games {args.games}: must be at least 1")
@@ -105,15 +127,14 @@ def main(argv: list[str]) -> int:
     longest = 100 * args.size * args.size  # the referee's superko table grows with the limit
     if not 1 <= max_moves <= longest:
         raise UserError(f"--max-moves {max_moves}: must be 1..{longest} on a {args.size}x{args.size} board")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"--out {out}: cannot create folder: {error.strerror}") from None
+    _check_out_folder(out)
 
-    a, a_name = _start(args.black, "--black")
+    a, a_name = _start(args.black, "--black", args.timeout)
     try:
-        b, b_name = _start(args.white, "--white")
+        b, b_name = _start(args.white, "--white", args.timeout)
     except UserError:
         a.close()
         raise

@@ -1,16 +1,20 @@
-"""`rlkit match`: Wilson intervals, alternating colours, SGF records, forfeits and option errors."""
+"""`rlkit match`: Wilson intervals, alternating colours, SGF records, forfeits, reply timeouts and option errors."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
+from rlkit.cli import main as cli_main
 from rlkit.envs.go.game import Game
 from rlkit.envs.go.coords import format_vertex, parse_vertex
+from rlkit.envs.go.gtp_client import GtpClient, GtpError
 from rlkit.envs.go.match import main, play_game, wilson_interval
 from rlkit.envs.go.sgf import read_sgf, replay
 from rlkit.errors import UserError
@@ -67,8 +71,84 @@ def test_an_illegal_move_forfeits_the_game(tmp_path, capsys):
     assert read_sgf(tmp_path / "out" / "game-001.sgf").info["RE"] == "B+F"
 
 
+# Answers setup commands, writes its pid to the file named on its command line, then never answers genmove.
+STALLS_ON_GENMOVE = textwrap.dedent("""
+    import os, sys, time
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd and cmd[0] == "genmove":
+            time.sleep(600)
+        sys.stdout.write("= stalls\\n\\n" if cmd and cmd[0] == "name" else "=\\n\\n")
+        sys.stdout.flush()
+""")
+
+
+def _reaped(pid: int) -> bool:
+    """True once the process is gone and waited for: a zombie still answers signal 0."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_an_engine_that_never_answers_is_killed_and_stops_the_match(tmp_path):
+    stalls, fake, pid_file = tmp_path / "stalls.py", tmp_path / "fake.py", tmp_path / "pid"
+    stalls.write_text(STALLS_ON_GENMOVE)
+    fake.write_text(FAKE)
+    start = time.monotonic()
+    with pytest.raises(UserError, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 0.5 s"):
+        main(["--black", f"{sys.executable} {stalls} {pid_file}", "--white", f"{sys.executable} {fake}",
+              "--games", "1", "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
+    assert time.monotonic() - start < 15  # not the engine's 600 s sleep
+    assert _reaped(int(pid_file.read_text()))
+    assert not list((tmp_path / "out").glob("*.sgf"))  # the unfinished game is not recorded
+
+
+@pytest.mark.parametrize("script", [
+    "import time; time.sleep(600)",  # reads nothing, writes nothing
+    "import sys, time; sys.stdout.write('= half a reply\\n'); sys.stdout.flush(); time.sleep(600)",  # no blank line
+])
+def test_gtp_client_gives_up_on_a_silent_engine_and_reaps_it(tmp_path, script):
+    engine = tmp_path / "silent.py"
+    engine.write_text(script)
+    client = GtpClient(f"{sys.executable} {engine}", timeout=0.3)
+    start = time.monotonic()
+    with pytest.raises(GtpError, match="did not answer 'name' within 0.3 s"):
+        client.ask("name")
+    assert time.monotonic() - start < 10
+    assert client.proc.returncode is not None and _reaped(client.proc.pid)
+    client.close()  # closing a stopped engine is harmless
+
+
+def test_an_engine_that_echoes_is_refused_at_once(tmp_path):
+    """The review's `--white cat`: its echo is not a GTP reply, so it is refused without waiting for a timeout."""
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE)
+    start = time.monotonic()
+    with pytest.raises(UserError, match=r"--white 'cat': .*malformed reply to 'name'"):
+        main(["--black", f"{sys.executable} {fake}", "--white", "cat", "--games", "1", "--out", str(tmp_path / "out")])
+    assert time.monotonic() - start < 15
+
+
+def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    before = {}
+    for number in range(1, 5):  # as left by an earlier 4-game match
+        path = out / f"game-{number:03d}.sgf"
+        path.write_text(f"(;GM[1]SZ[9]C[earlier game {number}])")
+        before[path.name] = path.read_bytes()
+    # The engines would fail to start: refusing the folder must come first, before any game.
+    with pytest.raises(UserError, match=f"--out {out}: already holds 4 game record"):
+        main(["--black", "/no/such/engine", "--white", "/no/such/engine", "--games", "2", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 @pytest.mark.parametrize("args,message", [
     (["--games", "0"], "--games 0"),
+    (["--timeout", "0"], "--timeout 0"),
     (["--size", "3"], "--size 3"),
     (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
     (["--size", "5", "--max-moves", "100000"], "--max-moves 100000"),
@@ -83,6 +163,24 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "rlkit.cli", "match", *argv], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--black", "x"], "rlkit match: error: the following arguments are required: --white"),
+    (["--black", "x", "--white", "y", "--timeout", "soon"],
+     "rlkit match: error: argument --timeout: invalid float value: 'soon'"),
+])
+def test_argument_errors_are_one_line(capsys, args, message):
+    assert cli_main(["match", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [message] and captured.out == ""
+
+
+def test_help_documents_the_timeout(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["match", "--help"])
+    assert exit_.value.code == 0
+    assert "--timeout SECONDS longest wait for each engine reply" in " ".join(capsys.readouterr().out.split())
 
 
 class FirstLegalPoint:
