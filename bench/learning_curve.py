@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--bin", type=int, default=100_000, help="steps per row")
     parser.add_argument("--tag", default="episode/return")
     args = parser.parse_args()
+    if not args.run_dir.is_dir():
+        parser.error(f"{args.run_dir}: no such run folder")
     points = episodes(args.run_dir, args.tag)
     if not points:
         raise SystemExit(f"{args.run_dir}: no '{args.tag}' events")

@@ -57,7 +57,8 @@ class AtariVec:
         self._order = np.arange(self.num_envs)
 
     def reset(self, seed: int) -> np.ndarray:
-        obs, info = self.ale.reset(seed=seed)
+        # env i gets seed + i, and the emulators take signed 32-bit seeds (a resumed run passes seed + step)
+        obs, info = self.ale.reset(seed=seed % (2**31 - self.num_envs))
         self.lives = info["lives"].copy()
         self.episodes = EpisodeTracker(self.num_envs)
         return obs

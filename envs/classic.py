@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 
@@ -11,9 +13,17 @@ from rlkit.vec import EpisodeTracker, VecStep
 
 
 def check_gymnasium_id(env_id: str) -> None:
-    """Raise UserError unless gymnasium knows `env_id`."""
+    """Raise UserError unless gymnasium knows `env_id` and can make it here (Box2D, MuJoCo and
+    other optional dependencies installed)."""
     if env_id not in gym.registry:
         raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+    try:
+        with warnings.catch_warnings():  # a deprecated id warns before it fails; the error says it all
+            warnings.simplefilter("ignore")
+            gym.make(env_id).close()
+    except (gym.error.Error, ImportError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"env.id: {env_id} cannot be made here: {reason}") from None
 
 
 class ClassicVec:

@@ -13,11 +13,22 @@ import torch
 from rlkit.errors import UserError
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # read once: os.umask can only be read by setting it
+
+
 def _atomic(path: Path, write) -> None:
-    """Write through `write(tmp_path)` into a temporary file beside `path`, then rename over it."""
+    """Write through `write(tmp_path)` into a temporary file beside `path`, then rename over it.
+    The file gets the mode a plain open() would give (mkstemp's own is 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
     os.close(fd)
     try:
         write(tmp)

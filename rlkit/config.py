@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,7 +70,7 @@ class Config:
     """A whole run. `agent` holds the chosen algorithm's own dataclass."""
 
     algo: str = "dqn"
-    seed: int = 1
+    seed: int = field(default=1, metadata=between(0, 2**31 - 1))  # the emulators take 31-bit seeds
     device: str = "auto"
     torch_threads: int = field(default=0, metadata=at_least(0))  # 0 = torch's default
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -89,19 +91,37 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise UserError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+    if data is None:
+        raise UserError(f"{path}: the file is empty")
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
-    apply_overrides(data, overrides)
-    return config_from_dict(data, source=str(path))
+    origins = apply_overrides(data, overrides)
+    return config_from_dict(data, source=str(path), origins=origins)
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> None:
-    """Set dotted keys (`agent.lr=1e-4`) in a nested dict; values are parsed as YAML scalars."""
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
+    """Set dotted keys (`agent.lr=1e-4`) in a nested dict; values are parsed as YAML scalars.
+    Returns {dotted key: the override that set it}, so errors can blame the command line."""
+    origins = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -113,20 +133,28 @@ def apply_overrides(data: dict, overrides: list[str]) -> None:
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         node[parts[-1]] = yaml.safe_load(text) if text else ""
+        origins[key] = item
+    return origins
 
 
-def config_from_dict(data: dict, source: str) -> Config:
-    """Validate a nested dict into a Config; `source` names the file in error messages."""
+def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = None) -> Config:
+    """Validate a nested dict into a Config. Errors name `source` (the file) and the key, or the
+    override that set the key when `origins` ({dotted key: override}) has it."""
+    def where(key: str) -> str:
+        if origins and key in origins:
+            return f"override '{origins[key]}' (applied to {source})"
+        return f"{source}: {key}"
+
     data = dict(data)
     algo = data.get("algo", Config.algo)
     if not isinstance(algo, str):
-        raise UserError(f"{source}: algo: expected a string, got {algo!r}")
-    module = agent_module(algo, where=f"{source}: algo")
+        raise UserError(f"{where('algo')}: expected a string, got {algo!r}")
+    module = agent_module(algo, where=where("algo"))
     agent_data = data.pop("agent", None) or {}
-    config = _build(Config, data, source, prefix="")
-    config.agent = _build(module.AgentConfig, agent_data, source, prefix="agent.")
-    if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
-        raise UserError(f"{source}: device: unknown device '{config.device}' (auto, cpu, cuda, cuda:N)")
+    config = _build(Config, data, where, prefix="")
+    config.agent = _build(module.AgentConfig, agent_data, where, prefix="agent.")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
+        raise UserError(f"{where('device')}: unknown device '{config.device}' (auto, cpu, cuda, cuda:N)")
     return config
 
 
@@ -142,24 +170,26 @@ def save_config(config: Config, path: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
-def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
-    """Construct dataclass `cls` from a dict, checking unknown keys, types and ranges."""
+def _build(cls: type, data: Any, where: Callable[[str], str], prefix: str) -> Any:
+    """Construct dataclass `cls` from a dict, checking unknown keys, types and ranges;
+    `where(dotted key)` says where a bad value came from."""
     if not isinstance(data, dict):
-        raise UserError(f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping")
+        raise UserError(f"{where(prefix.rstrip('.')) if prefix else where('top level')}: expected a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [key for key in data if key not in fields]
     if unknown:
-        raise UserError(f"{source}: {prefix}{unknown[0]}: unknown key (known: {', '.join(fields)})")
+        raise UserError(f"{where(prefix + unknown[0])}: unknown key (known: {', '.join(fields)})")
     values = {}
     for name, value in data.items():
         key = prefix + name
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, source, prefix=key + ".")
+            values[name] = _build(hint, value, where, prefix=key + ".")
             continue
-        values[name] = _check_value(value, hint, f"{source}: {key}")
-        _check_range(values[name], fields[name].metadata, f"{source}: {key}")
+        values[name] = _check_value(value, hint, where(key))
+        for item in values[name] if isinstance(values[name], list) else [values[name]]:
+            _check_range(item, fields[name].metadata, where(key))
     return cls(**values)
 
 

@@ -39,6 +39,7 @@ class Logger:
                         disable=not show_progress, smoothing=0.05)
         self._last_step, self._last_time = start_step, time.perf_counter()
         self.sps = 0.0
+        self._phase_totals: dict[str, float] = {}
 
     def hyperparameters(self, config: dict) -> None:
         """Record the resolved config as TensorBoard hparams and as text."""
@@ -50,6 +51,13 @@ class Logger:
     def scalar(self, tag: str, value: float, step: int) -> None:
         """One TensorBoard scalar."""
         self.writer.add_scalar(tag, value, step)
+
+    def phases(self, totals: dict[str, float], step: int) -> None:
+        """Log perf/PHASE_seconds: the seconds spent in each phase (act, env, learn) since the
+        previous call, from running totals, so users see where the time goes."""
+        for phase, total in totals.items():
+            self.writer.add_scalar(f"perf/{phase}_seconds", total - self._phase_totals.get(phase, 0.0), step)
+        self._phase_totals = dict(totals)
 
     def episodes(self, returns: list[float], lengths: list[int], step: int) -> None:
         """Log whole finished episodes (true game score)."""

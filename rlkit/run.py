@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
 from rlkit.config import Config, config_to_dict, load_config, save_config
@@ -21,6 +22,8 @@ from rlkit.logger import Logger
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
 KEEP_CHECKPOINTS = 3
+# Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
+FIXED_ON_RESUME = ("algo", "env.id", "env.frame_stack")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,9 +63,11 @@ class Run:
         if config.torch_threads:
             torch.set_num_threads(config.torch_threads)
         self.start_step = int(checkpoint["step"]) if checkpoint else 0
-        self.stop_requested = False
+        self.stop_signal: int | None = None  # SIGINT or SIGTERM, once one asked the loop to stop
         self.logger: Logger | None = None
         self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
+        self.saved = False  # this process wrote a checkpoint
+        self.old_event_files: set[Path] = set()  # TensorBoard files from earlier legs of the run
         self.overrides: list[str] = []  # given to --resume
 
     # ---- creation -------------------------------------------------------------------
@@ -76,8 +81,11 @@ class Run:
             raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
         resolve_device(config.device)  # fail before creating anything
         new_folder = not run_dir.exists()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / "config.yaml")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, run_dir / "config.yaml")
+        except OSError as error:
+            raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
         run.new_folder = new_folder
         return run
@@ -91,8 +99,25 @@ class Run:
         path = latest_checkpoint(run_dir)
         if path is None:
             raise UserError(f"--resume {run_dir}: the run has no checkpoint yet")
+        saved = load_config(config_file)
+        for item in overrides:  # checked before loading: another algo has other agent keys
+            key, _, text = item.partition("=")
+            if key == "algo" and yaml.safe_load(text) != saved.algo:
+                raise UserError(f"--resume {run_dir}: algo cannot change on resume (the run is {saved.algo}); "
+                                "start a new run for another algo")
         config = load_config(config_file, overrides)
+        for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
+            old, new = _dotted(saved, key), _dotted(config, key)
+            if new != old:
+                raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
+                                f"trained with {key}={old}); start a new run for {key}={new}")
         checkpoint = load_checkpoint(path)
+        step = int(checkpoint["step"])
+        if config.train.total_steps < step:
+            raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
+                            f"run's step {step}; give a larger value to extend the run")
+        if config.train.total_steps == step:
+            print(f"the run is complete at step {step:,}; extend it with train.total_steps=N (N > {step})")
         run = cls(config, run_dir, checkpoint)
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
         # (see save), so an override that does not fit the checkpoint leaves the run as it was
@@ -112,11 +137,17 @@ class Run:
                             "leave out overrides that change the network or the replay") from None
 
     # ---- lifetime -------------------------------------------------------------------
+    @property
+    def stop_requested(self) -> bool:
+        """SIGINT or SIGTERM arrived: the loop should checkpoint and return."""
+        return self.stop_signal is not None
+
     def start(self) -> Logger:
         """Seed, open the logger, and catch SIGINT/SIGTERM so the loop can checkpoint and exit."""
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
         seed_everything(self.config.seed)
+        self.old_event_files = set(self.dir.glob("events.out.tfevents.*"))
         self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
                              show_progress=self.config.train.progress_bar)
         if self.checkpoint is None:
@@ -126,17 +157,23 @@ class Run:
     def _request_stop(self, signum: int, frame) -> None:
         if self.stop_requested:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
-        self.stop_requested = True
+        self.stop_signal = signum
 
-    def finish(self, failed: bool = False) -> None:
-        """Close the logger and restore default signal handling; a run that failed before its
-        first checkpoint in a folder it created leaves no folder behind."""
+    def finish(self, discard: bool = False) -> None:
+        """Close the logger and restore default signal handling. `discard` (bad input found while
+        setting up) undoes what this process wrote, unless it wrote a checkpoint: a folder it
+        created goes, or else the TensorBoard file it added to an existing run."""
         if self.logger:
             self.logger.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        if failed and self.new_folder and latest_checkpoint(self.dir) is None:
+        if not discard or self.saved:
+            return
+        if self.new_folder:
             shutil.rmtree(self.dir, ignore_errors=True)
+        elif self.logger:
+            for added in set(self.dir.glob("events.out.tfevents.*")) - self.old_event_files:
+                added.unlink(missing_ok=True)
 
     # ---- checkpoints ----------------------------------------------------------------
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
@@ -149,6 +186,7 @@ class Run:
             state["replay_file"] = f"replay_{step:012d}.npz"
         path = folder / f"step_{step:012d}.pt"
         atomic_torch_save(state, path)
+        self.saved = True
         checkpoints = sorted(folder.glob("step_*.pt"))
         for stale in checkpoints[:-KEEP_CHECKPOINTS]:
             stale.unlink(missing_ok=True)
@@ -164,3 +202,11 @@ class Run:
             return None
         with np.load(self.dir / "checkpoints" / self.checkpoint["replay_file"], allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
+
+
+def _dotted(config: Config, key: str) -> object:
+    """The value of a dotted key such as 'agent.hidden'."""
+    node: object = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node

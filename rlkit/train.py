@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from pathlib import Path
 
 from rlkit.config import agent_module, load_config
@@ -25,7 +27,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, help="where to write the run (must not hold one)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its newest checkpoint")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.resume is not None:
         if args.config is not None:  # with --resume every positional is an override
             args.overrides = [args.config, *args.overrides]
@@ -40,11 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of `rlkit train`."""
+    """Entry point of `rlkit train`. Exit status 0 when the run completes, 128 + the signal's
+    number (130, 143) when SIGINT or SIGTERM stopped it at a checkpoint, 2 for bad input."""
     args = parse_args(argv)
     config = None if args.resume is not None else load_config(args.config, args.overrides)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
-    from rlkit.run import Run
+    from rlkit.run import Run, latest_checkpoint
 
     if config is None:
         run = Run.resume(args.resume, args.overrides)
@@ -54,10 +57,21 @@ def main(argv: list[str]) -> int:
     module = agent_module(run.config.algo)
     try:
         module.train(run)
+    except UserError:
+        run.finish(discard=True)  # bad input found while setting up: leave no trace
+        raise
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping; checkpoints are written atomically
+        run.finish()
+        last = latest_checkpoint(run.dir)
+        kept = f"its last checkpoint is {last.name}" if last else "it has no checkpoint yet"
+        print(f"rlkit train: interrupted again before the checkpoint was written; {run.dir} keeps its "
+              f"config and logs, and {kept}", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BaseException:
-        run.finish(failed=True)
+        run.finish()
         raise
     run.finish()
-    if run.stop_requested:
+    if run.stop_signal is not None:
         print(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")
+        return 128 + run.stop_signal
     return 0

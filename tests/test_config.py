@@ -29,19 +29,36 @@ def test_every_shipped_config_loads(root, name):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("agent.lrr=1", "agent.lrr: unknown key"),
-    ("agent.lr=fast", "agent.lr: expected a number"),
-    ("train.total_steps=1.5", "train.total_steps: expected an integer"),
-    ("agent.gamma=1.5", "agent.gamma: must be <= 1.0"),
-    ("env.num_envs=0", "env.num_envs: must be >= 1"),
-    ("agent.double=3", "agent.double: expected true or false"),
-    ("device=tpu", "device: unknown device"),
-    ("algo=sac", "algo: unknown algo"),
+    ("agent.lrr=1", "unknown key"),
+    ("agent.lr=fast", "expected a number"),
+    ("train.total_steps=1.5", "expected an integer"),
+    ("agent.gamma=1.5", "must be <= 1.0"),
+    ("env.num_envs=0", "must be >= 1"),
+    ("agent.double=3", "expected true or false"),
+    ("device=tpu", "unknown device"),
+    ("device=cudafoo", "unknown device"),
+    ("algo=sac", "unknown algo"),
+    ("seed=-1", "must be >= 0"),
+    ("seed=123456789012345678901234", "must be <= 2147483647"),
+    ("agent.hidden=[64, 0]", "must be >= 1"),
 ])
-def test_bad_values_name_file_and_key(root, override, message):
-    with pytest.raises(UserError, match=message) as error:
+def test_bad_overrides_name_the_override_and_the_file(root, override, message):
+    with pytest.raises(UserError) as error:
         load_config(root / CARTPOLE, [override])
-    assert str(root / CARTPOLE) in str(error.value)
+    assert str(error.value).startswith(f"override '{override}' (applied to {root / CARTPOLE}): {message}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("agent:\n  lrr: 1\n", "bad.yaml: agent.lrr: unknown key"),
+    ("agent:\n  gamma: 2\n", "bad.yaml: agent.gamma: must be <= 1.0"),
+    ("seed: 1\nseed: 2\n", "bad.yaml: malformed YAML (line 2): key 'seed' is given twice"),
+    ("", "bad.yaml: the file is empty"),
+])
+def test_bad_files_name_the_file_and_key(tmp_path, text, message):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(UserError) as error:
+        load_config(tmp_path / "bad.yaml")
+    assert str(error.value).startswith(str(tmp_path / message))
 
 
 def cli_error(*args, cwd):
@@ -61,13 +78,19 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     existing = runs / "old"
     existing.mkdir(parents=True)
     (existing / "config.yaml").write_text("algo: dqn\n")
+    (runs / "afile").write_text("not a folder")
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
 
     assert "missing.yaml: no such config file" in cli_error("missing.yaml", cwd=tmp_path)
     assert "bad.yaml: malformed YAML" in cli_error("bad.yaml", cwd=tmp_path)
     assert "list.yaml: expected a mapping" in cli_error("list.yaml", cwd=tmp_path)
     assert "unknown Atari game 'ALE/NoSuchGame-v5'" in cli_error("game.yaml", cwd=tmp_path)
-    assert "agent.nope: unknown key" in cli_error(str(root / CARTPOLE), "agent.nope=1", cwd=tmp_path)
+    assert "override 'agent.nope=1'" in cli_error(str(root / CARTPOLE), "agent.nope=1", cwd=tmp_path)
+    assert "env.id: LunarLander-v3 cannot be made here: Box2D is not installed" in cli_error(
+        str(root / CARTPOLE), "env.id=LunarLander-v3", cwd=tmp_path)
+    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8", cwd=tmp_path)
+    assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
+                                                                          "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
     assert "DQN needs Discrete actions" in cli_error(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
     assert "Box (array) observations" in cli_error(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
@@ -81,7 +104,7 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
 
     after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in runs.iterdir()) == ["old"]
+    assert sorted(p.name for p in runs.iterdir()) == ["afile", "old"]
 
 
 def test_help_on_every_command():
@@ -130,3 +153,38 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
         atomic_torch_save({"weights": torch.zeros(3)}, path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_overrides_may_come_before_or_after_the_flags():
+    from rlkit.train import parse_args
+
+    for argv in (["c.yaml", "--run-dir", "runs/x", "seed=3", "agent.lr=1"],
+                 ["c.yaml", "seed=3", "--run-dir", "runs/x", "agent.lr=1"],
+                 ["--run-dir", "runs/x", "c.yaml", "seed=3", "agent.lr=1"]):
+        args = parse_args(argv)
+        assert (args.config, args.overrides, str(args.run_dir)) == ("c.yaml", ["seed=3", "agent.lr=1"], "runs/x")
+
+
+def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, monkeypatch, capsys):
+    """Ctrl-C twice before the first checkpoint: exit 130, one line, and the run's config and
+    TensorBoard events stay (only bad input found while setting up removes a new folder)."""
+    import rlkit.agents.dqn
+    from rlkit.train import main
+
+    def interrupted(run):
+        run.start().scalar("perf/sps", 1.0, 1)
+        raise KeyboardInterrupt  # what the second SIGINT raises from inside the loop
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", interrupted)
+    assert main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted again" in err[0] and "has no checkpoint yet" in err[0]
+    assert (tmp_path / "run" / "config.yaml").is_file() and list((tmp_path / "run").glob("events.out.tfevents.*"))
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
+    from rlkit.checkpoint import atomic_write_text
+
+    atomic_write_text(tmp_path / "atomic.txt", "x")
+    (tmp_path / "plain.txt").write_text("x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode

@@ -98,7 +98,8 @@ def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
     assert (run_dir / "config.yaml").exists()
     losses = scalars(run_dir, "train/loss")
     assert losses and all(np.isfinite(v) for _, v in losses)
-    for tag in ("train/q_mean", "train/epsilon", "train/lr", "perf/sps"):
+    for tag in ("train/q_mean", "train/epsilon", "train/lr", "perf/sps", "perf/act_seconds", "perf/env_seconds",
+                "perf/learn_seconds"):
         assert scalars(run_dir, tag), tag
 
     second = run_cli("train", "--resume", str(run_dir), "train.total_steps=1400")
@@ -130,17 +131,20 @@ def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
 
 
 def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
-    """A network-changing override on --resume: one line, exit 2, config.yaml as it was; a fitting
-    override is written to config.yaml with the next checkpoint."""
+    """A network-changing override on --resume, or one the saved replay does not fit: one line,
+    exit 2, no file added or changed; a fitting override is written to config.yaml with the next
+    checkpoint."""
     run_dir = tmp_path / "run"
     first = run_cli("train", CARTPOLE, "train.total_steps=600", "agent.learning_starts=200",
-                    "train.progress_bar=false", "--run-dir", str(run_dir))
+                    "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr
-    config = (run_dir / "config.yaml").read_bytes()
-    bad = run_cli("train", "--resume", str(run_dir), "agent.hidden=[64]")
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1 and "does not fit this config with agent.hidden=[64]" in bad.stderr
-    assert (run_dir / "config.yaml").read_bytes() == config
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    for override, message in [("agent.hidden=[64]", "agent.hidden cannot change on resume"),
+                              ("agent.prioritized=true", "the saved replay was written with prioritized=False")]:
+        bad = run_cli("train", "--resume", str(run_dir), override)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr, bad.stderr
+        assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
     # a resume that has no steps left to run saves again what it restored: every tensor, bit for bit
     saved = torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True)
     same = run_cli("train", "--resume", str(run_dir), "train.total_steps=600")
@@ -164,7 +168,8 @@ def test_target_syncs_keep_pace_with_many_envs(tmp_path, monkeypatch):
 
 
 def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
-    """SIGTERM mid-run: checkpoint at the step reached, exit 0; --resume goes on from that step."""
+    """SIGTERM mid-run: checkpoint at the step reached, exit 143 (128 + SIGTERM, so a scheduler sees
+    an unfinished job); --resume goes on from that step."""
     run_dir = tmp_path / "term"
     process = subprocess.Popen(
         [sys.executable, "-P", "-m", "rlkit.cli", "train", CARTPOLE, "train.progress_bar=false",
@@ -175,7 +180,7 @@ def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
         time.sleep(0.5)  # until it has trained and logged a while
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
+    assert process.returncode == 128 + signal.SIGTERM, err
     assert "stopped; checkpoint saved" in out
     (checkpoint,) = (run_dir / "checkpoints").glob("step_*.pt")
     stopped_at = torch.load(checkpoint, weights_only=True)["step"]

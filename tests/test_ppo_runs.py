@@ -50,9 +50,9 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
             run_dir.exists() and len(scalars(run_dir, "train/policy_loss")) >= 2):
         time.sleep(0.5)  # until it has trained a few iterations
     assert leg1.poll() is None, "the run ended before the signal"
-    leg1.send_signal(signal.SIGINT)  # like Ctrl-C: finish the iteration, checkpoint, exit 0
+    leg1.send_signal(signal.SIGINT)  # like Ctrl-C: finish the iteration, checkpoint, exit 130
     out, err = leg1.communicate(timeout=120)
-    assert leg1.returncode == 0, err
+    assert leg1.returncode == 128 + signal.SIGINT, err
     assert "stopped; checkpoint saved" in out
     (checkpoint,) = checkpoints.glob("step_*.pt")  # written by the stop, the only one
     stopped_at = int(checkpoint.stem.split("_")[1])
@@ -67,6 +67,12 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     resaved = torch.load(checkpoints / f"step_{stopped_at:012d}.pt", weights_only=True)
     assert resaved.pop("config")["train"]["total_steps"] == stopped_at  # the override, written with it
     assert_identical(resaved, {key: value for key, value in state.items() if key != "config"})
+    assert f"the run is complete at step {stopped_at:,}" in same.stdout
+    for override, message in [("agent.activation=relu", "agent.activation cannot change on resume"),
+                              ("algo=dqn", "algo cannot change on resume"),
+                              ("train.total_steps=256", f"is below the run's step {stopped_at}")]:
+        refused = rlkit_train("--resume", str(run_dir), override)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
 
     result = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at + 1024}")
     assert result.returncode == 0, result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rlkit.config import at_least, between
 
@@ -10,6 +11,9 @@ from rlkit.config import at_least, between
 @dataclass
 class AgentConfig:
     """Every DQN knob. Step counts are environment steps summed over all envs."""
+
+    # the network's shape and kind: a resumed run cannot change them (its weights were learned with them)
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "dueling")
 
     buffer_size: int = field(default=1_000_000, metadata=at_least(1))
     batch_size: int = field(default=32, metadata=at_least(1))
@@ -19,7 +23,8 @@ class AgentConfig:
     n_step: int = field(default=1, metadata=at_least(1))
     double: bool = True  # Double-DQN target (van Hasselt et al. 2016)
     dueling: bool = False  # dueling head (Wang et al. 2016)
-    hidden: list[int] = field(default_factory=lambda: [120, 84])  # MLP widths (vector observations)
+    # MLP widths (vector observations)
+    hidden: list[int] = field(default_factory=lambda: [120, 84], metadata=at_least(1))
     target_update_every: int = field(default=1_000, metadata=at_least(1))
     tau: float = field(default=1.0, metadata=between(0.0, 1.0))  # 1.0 = hard copy, else Polyak
     epsilon_start: float = field(default=1.0, metadata=between(0.0, 1.0))

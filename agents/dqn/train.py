@@ -31,6 +31,10 @@ def train(run: Run) -> None:
         env.close()
         raise UserError(f"env.id: {cfg.env.id} has action space {env.single_action_space}; DQN needs "
                         "Discrete actions (algo: ppo takes continuous ones)")
+    if agent.buffer_size < agent.batch_size:
+        env.close()
+        raise UserError(f"agent.buffer_size: {agent.buffer_size} is less than agent.batch_size "
+                        f"({agent.batch_size}); the buffer must hold a batch")
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
     actor_seed, replay_seed = np.random.SeedSequence(cfg.seed).spawn(2)  # independent streams
     obs_space = env.single_observation_space
@@ -39,7 +43,8 @@ def train(run: Run) -> None:
         agent.buffer_size, num_envs, obs_space.shape[1:] if stacked else obs_space.shape, obs_space.dtype,
         stack=obs_space.shape[0] if stacked else 1, n_step=agent.n_step, gamma=agent.gamma,
         prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=replay_seed)
-    print(f"replay buffer: {replay.nbytes / 2**30:.2f} GiB for {agent.buffer_size:,} transitions", flush=True)
+    size = f"{replay.nbytes / 2**30:.2f} GiB" if replay.nbytes >= 2**30 else f"{replay.nbytes / 2**20:.1f} MiB"
+    print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
 
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
@@ -65,6 +70,7 @@ def train(run: Run) -> None:
     # after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
     metrics: dict = {}
+    learn_seconds = 0.0  # running total, like rollout.seconds
     next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every  # same grid after a resume
     next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
     epsilon_steps = agent.epsilon_fraction * cfg.train.total_steps
@@ -94,7 +100,7 @@ def train(run: Run) -> None:
         while step >= next_sync:  # several envs can cross more than one sync in one vector step
             learner.sync_target()
             next_sync += agent.target_update_every
-        learn_seconds = time.perf_counter() - learn_start
+        learn_seconds += time.perf_counter() - learn_start
 
         transition = rollout.recv()
         result = transition.step
@@ -109,9 +115,7 @@ def train(run: Run) -> None:
                 logger.scalar("train/q_mean", metrics["q_mean"].item(), step)
             logger.scalar("train/epsilon", epsilon, step)
             logger.scalar("train/lr", learner.optimizer.param_groups[0]["lr"], step)
-            logger.scalar("perf/learn_seconds", learn_seconds, step)
-            for phase, seconds in rollout.seconds.items():
-                logger.scalar(f"perf/{phase}_seconds_total", seconds, step)
+            logger.phases({**rollout.seconds, "learn": learn_seconds}, step)
             logger.progress(step)
             next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every
         if step >= next_checkpoint:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from rlkit.config import at_least, between
 
@@ -11,6 +11,9 @@ from rlkit.config import at_least, between
 @dataclass
 class AgentConfig:
     """Every PPO knob. A rollout is `num_steps` vector steps of all `env.num_envs` environments."""
+
+    # the network's shape and kind: a resumed run cannot change them (its weights were learned with them)
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "activation")
 
     num_steps: int = field(default=128, metadata=at_least(1))  # per environment per rollout
     num_minibatches: int = field(default=4, metadata=at_least(1))
@@ -28,6 +31,7 @@ class AgentConfig:
     vf_coef: float = field(default=0.5, metadata=at_least(0.0))
     max_grad_norm: float = field(default=0.5, metadata=at_least(0.0))  # 0 disables clipping
     target_kl: float = field(default=0.0, metadata=at_least(0.0))  # stop the epochs above it; 0 = off
-    hidden: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths (vector observations)
+    # MLP widths (vector observations)
+    hidden: list[int] = field(default_factory=lambda: [64, 64], metadata=at_least(1))
     activation: Literal["tanh", "relu"] = "tanh"  # MLP activation
     init_log_std: float = 0.0  # initial log standard deviation of Gaussian (continuous) actions

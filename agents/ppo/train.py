@@ -61,9 +61,9 @@ def train(run: Run) -> None:
     def save() -> None:
         run.save(step, {"learner": learner.state_dict(), "rng": rng_state()})
 
+    learn_seconds = 0.0  # running total, like rollout.seconds
     while step < cfg.train.total_steps and not run.stop_requested:
         remaining = 1.0 - step / cfg.train.total_steps
-        phase_start = dict(rollout.seconds)
         for t in range(agent.num_steps):
             actions, logprobs, values = rollout.timed_act(net.act, rollout.obs)
             rollout.send(actions)
@@ -82,15 +82,13 @@ def train(run: Run) -> None:
 
         learn_start = time.perf_counter()
         metrics = learner.update(storage, remaining)
-        learn_seconds = time.perf_counter() - learn_start
+        learn_seconds += time.perf_counter() - learn_start
 
         if step >= next_log:
             for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac",
                         "explained_variance", "lr", "clip", "epochs"):
                 logger.scalar(f"train/{key}", metrics[key], step)
-            for phase, seconds in rollout.seconds.items():  # this iteration's time per phase
-                logger.scalar(f"perf/{phase}_seconds", seconds - phase_start[phase], step)
-            logger.scalar("perf/learn_seconds", learn_seconds, step)
+            logger.phases({**rollout.seconds, "learn": learn_seconds}, step)
             logger.progress(step)
             next_log = step + cfg.train.log_every
         if step >= next_checkpoint:

@@ -12,6 +12,7 @@ their records. An --out folder that already holds game records is refused, so no
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
     parser.add_argument("--max-moves", type=int, default=None, help="stop and score a game after this many moves "
                         "(default 3*size*size)")
-    parser.add_argument("--out", default="runs/match", help="new folder for the SGF records game-NNN.sgf; "
-                        "one already holding records is refused (default runs/match)")
+    parser.add_argument("--out", help="new folder for the SGF records game-NNN.sgf; one already holding "
+                        "records is refused (default runs/match-TIMESTAMP)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="longest wait for each engine reply; an engine slower than this is stopped "
                         "and so is the match (default 60)")
@@ -129,7 +130,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--max-moves {max_moves}: must be 1..{longest} on a {args.size}x{args.size} board")
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UserError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
-    out = Path(args.out)
+    out = Path(args.out) if args.out else Path("runs") / f"match-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_out_folder(out)
 
     a, a_name = _start(args.black, "--black", args.timeout)
