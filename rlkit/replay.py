@@ -225,31 +225,38 @@ class ReplayBuffer:
         return returns, discount, boot
 
     # ---- persistence --------------------------------------------------------------------
+    _PER_SLOT = ("frames", "actions", "rewards", "terminated", "ended", "first", "start")
+
     def state(self) -> dict[str, np.ndarray]:
-        """All arrays, for an optional replay snapshot beside a checkpoint."""
-        state = {name: getattr(self, name) for name in
-                 ("frames", "actions", "rewards", "terminated", "ended", "first", "start", "head", "count", "is_first")}
+        """The arrays, for an optional replay snapshot beside a checkpoint. Slots never written
+        (rows past the most any env has filled) are left out, so a young buffer saves small."""
+        filled = int(min(self.count.max(initial=0), self.slots))
+        state = {name: getattr(self, name)[:filled] for name in self._PER_SLOT}
+        state.update(head=self.head, count=self.count, is_first=self.is_first, slots=np.array(self.slots))
         if self.tree is not None:
             state["tree"] = self.tree.tree
             state["max_priority"] = np.array(self.max_priority)
         return state
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what state() returned; a buffer configured differently is a UserError."""
+        """Restore what state() returned into this freshly made buffer; one configured
+        differently is a UserError."""
         if ("tree" in state) != (self.tree is not None):
             raise UserError(f"agent.prioritized: the saved replay was written with prioritized="
                             f"{'tree' in state}; resume with the run's setting")
-        if state["frames"].shape != self.frames.shape:
+        slots = int(state.get("slots", len(state["frames"])))  # older snapshots saved every slot
+        saved_shape = (slots, *state["frames"].shape[1:])
+        if saved_shape != self.frames.shape:
             raise UserError(f"agent.buffer_size, env.num_envs: the saved replay holds (slots, envs, frame) "
-                            f"{state['frames'].shape}, this config makes {self.frames.shape}; "
-                            "resume with the run's values")
-        for name, value in state.items():
-            if name == "tree":
-                self.tree.tree[:] = value
-            elif name == "max_priority":
-                self.max_priority = float(value)
-            else:
-                getattr(self, name)[...] = value
+                            f"{saved_shape}, this config makes {self.frames.shape}; resume with the run's values")
+        filled = len(state["frames"])
+        for name in self._PER_SLOT:
+            getattr(self, name)[:filled] = state[name]
+        for name in ("head", "count", "is_first"):
+            getattr(self, name)[...] = state[name]
+        if self.tree is not None:
+            self.tree.tree[:] = state["tree"]
+            self.max_priority = float(state["max_priority"])
 
     def end_episodes(self) -> None:
         """Close every env's stored episode at its last complete step, for a resume.

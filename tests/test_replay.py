@@ -235,3 +235,20 @@ def test_a_saved_replay_of_another_shape_or_kind_is_a_user_error():
         make(20, False).load_state(make(30, False).state())
     with pytest.raises(UserError, match="agent.prioritized"):
         make(20, True).load_state(make(20, False).state())
+
+
+def test_a_saved_replay_holds_only_the_slots_written():
+    """A young buffer's snapshot leaves out the slots never written, and restores to the same samples."""
+    make = lambda: ReplayBuffer(capacity=10_000, num_envs=2, frame_shape=(2,), frame_dtype=np.int32,  # noqa: E731
+                                stack=STACK, n_step=3, prioritized=True, seed=3)
+    before = make()
+    records, _ = simulate(2, steps=60, seed=1)
+    for record in records:
+        before.add(*record)
+    state = before.state()
+    assert 60 <= len(state["frames"]) == before.count.max() < before.slots // 50
+    after = make()
+    after.load_state({key: value.copy() for key, value in state.items()})
+    first, second = before.sample(64, torch.device("cpu")), after.sample(64, torch.device("cpu"))
+    for field in ("obs", "next_obs", "actions", "returns", "discounts", "weights"):
+        assert torch.equal(getattr(first, field), getattr(second, field)), field
