@@ -174,7 +174,7 @@ def _build(cls: type, data: Any, where: Callable[[str], str], prefix: str) -> An
     """Construct dataclass `cls` from a dict, checking unknown keys, types and ranges;
     `where(dotted key)` says where a bad value came from."""
     if not isinstance(data, dict):
-        raise UserError(f"{where(prefix.rstrip('.')) if prefix else where('top level')}: expected a mapping")
+        raise UserError(f"{where(prefix.rstrip('.') or 'top level')}: expected a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [key for key in data if key not in fields]

@@ -116,8 +116,6 @@ class Run:
         if config.train.total_steps < step:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
                             f"run's step {step}; give a larger value to extend the run")
-        if config.train.total_steps == step:
-            print(f"the run is complete at step {step:,}; extend it with train.total_steps=N (N > {step})")
         run = cls(config, run_dir, checkpoint)
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
         # (see save), so an override that does not fit the checkpoint leaves the run as it was

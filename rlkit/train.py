@@ -51,6 +51,9 @@ def main(argv: list[str]) -> int:
 
     if config is None:
         run = Run.resume(args.resume, args.overrides)
+        if run.start_step == run.config.train.total_steps:
+            print(f"the run is complete at step {run.start_step:,}; extend it with train.total_steps=N "
+                  f"(N > {run.start_step})")
     else:
         check_env_id(config.env)  # before a run folder exists
         run = Run.create(config, args.run_dir, Path(args.config))
