@@ -108,13 +108,15 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen = set()
+        seen: list = []  # a list, not a set: a key may be unhashable (the base class reports that)
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges; keys given here override
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key '{key}' is given twice", key_node.start_mark)
-            seen.add(key)
+            seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -132,7 +134,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(text) if text else ""
+        try:
+            node[parts[-1]] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            raise UserError(f"override '{item}': the value is not valid YAML") from None
         origins[key] = item
     return origins
 
@@ -141,8 +146,11 @@ def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = N
     """Validate a nested dict into a Config. Errors name `source` (the file) and the key, or the
     override that set the key when `origins` ({dotted key: override}) has it."""
     def where(key: str) -> str:
-        if origins and key in origins:
-            return f"override '{origins[key]}' (applied to {source})"
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):  # the key itself, or a section an override replaced
+            given = (origins or {}).get(".".join(parts[:end]))
+            if given:
+                return f"override '{given}' (applied to {source}): {key}"
         return f"{source}: {key}"
 
     data = dict(data)

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
-from rlkit.config import Config, config_to_dict, load_config, save_config
+from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
 from rlkit.errors import UserError
 from rlkit.logger import Logger
 
@@ -100,11 +99,11 @@ class Run:
         if path is None:
             raise UserError(f"--resume {run_dir}: the run has no checkpoint yet")
         saved = load_config(config_file)
-        for item in overrides:  # checked before loading: another algo has other agent keys
-            key, _, text = item.partition("=")
-            if key == "algo" and yaml.safe_load(text) != saved.algo:
-                raise UserError(f"--resume {run_dir}: algo cannot change on resume (the run is {saved.algo}); "
-                                "start a new run for another algo")
+        given: dict = {}
+        apply_overrides(given, overrides)  # the algo is checked first: another algo has other agent keys
+        if given.get("algo", saved.algo) != saved.algo:
+            raise UserError(f"--resume {run_dir}: algo cannot change on resume (the run is {saved.algo}); "
+                            "start a new run for another algo")
         config = load_config(config_file, overrides)
         for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
             old, new = _dotted(saved, key), _dotted(config, key)
@@ -113,7 +112,8 @@ class Run:
                                 f"trained with {key}={old}); start a new run for {key}={new}")
         checkpoint = load_checkpoint(path)
         step = int(checkpoint["step"])
-        if config.train.total_steps < step:
+        # a finished run can stand a little past its budget (PPO steps whole rollouts): only a lowered one is refused
+        if config.train.total_steps < step and config.train.total_steps != saved.train.total_steps:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
                             f"run's step {step}; give a larger value to extend the run")
         run = cls(config, run_dir, checkpoint)
@@ -152,6 +152,12 @@ class Run:
             self.logger.hyperparameters(config_to_dict(self.config))
         return self.logger
 
+    def completed(self) -> bool:
+        """The newest checkpoint has reached train.total_steps (so a signal that came during the
+        final save stopped nothing)."""
+        path = latest_checkpoint(self.dir)
+        return path is not None and int(CHECKPOINT_NAME.search(path.name).group(1)) >= self.config.train.total_steps
+
     def _request_stop(self, signum: int, frame) -> None:
         if self.stop_requested:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
@@ -160,7 +166,7 @@ class Run:
     def finish(self, discard: bool = False) -> None:
         """Close the logger and restore default signal handling. `discard` (bad input found while
         setting up) undoes what this process wrote, unless it wrote a checkpoint: a folder it
-        created goes, or else the TensorBoard file it added to an existing run."""
+        created goes; otherwise the config.yaml of a fresh run and the TensorBoard file it added."""
         if self.logger:
             self.logger.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -169,7 +175,10 @@ class Run:
             return
         if self.new_folder:
             shutil.rmtree(self.dir, ignore_errors=True)
-        elif self.logger:
+            return
+        if self.checkpoint is None:  # a fresh run in a folder that was there (create refuses one holding a run)
+            (self.dir / "config.yaml").unlink(missing_ok=True)
+        if self.logger:  # the event files from before start() are the run's own
             for added in set(self.dir.glob("events.out.tfevents.*")) - self.old_event_files:
                 added.unlink(missing_ok=True)
 

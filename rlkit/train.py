@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
 
     if config is None:
         run = Run.resume(args.resume, args.overrides)
-        if run.start_step == run.config.train.total_steps:
+        if run.start_step >= run.config.train.total_steps:
             print(f"the run is complete at step {run.start_step:,}; extend it with train.total_steps=N "
                   f"(N > {run.start_step})")
     else:
@@ -63,8 +63,11 @@ def main(argv: list[str]) -> int:
     except UserError:
         run.finish(discard=True)  # bad input found while setting up: leave no trace
         raise
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping; checkpoints are written atomically
-        run.finish()
+    except KeyboardInterrupt:
+        if run.stop_signal is None:  # Ctrl-C while setting up, before the handler: nothing trained yet
+            run.finish(discard=True)
+            raise
+        run.finish()  # a second Ctrl-C while stopping; checkpoints are written atomically
         last = latest_checkpoint(run.dir)
         kept = f"its last checkpoint is {last.name}" if last else "it has no checkpoint yet"
         print(f"rlkit train: interrupted again before the checkpoint was written; {run.dir} keeps its "
@@ -74,7 +77,7 @@ def main(argv: list[str]) -> int:
         run.finish()
         raise
     run.finish()
-    if run.stop_signal is not None:
+    if run.stop_signal is not None and not run.completed():
         print(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")
         return 128 + run.stop_signal
     return 0

@@ -1,5 +1,6 @@
 """Config loading and the CLI's answers to bad input: one line naming the file and key, exit 2."""
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,8 @@ def test_every_shipped_config_loads(root, name):
 def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     with pytest.raises(UserError) as error:
         load_config(root / CARTPOLE, [override])
-    assert str(error.value).startswith(f"override '{override}' (applied to {root / CARTPOLE}): {message}")
+    key = override.partition("=")[0]
+    assert str(error.value).startswith(f"override '{override}' (applied to {root / CARTPOLE}): {key}: {message}")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -53,6 +55,7 @@ def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     ("agent:\n  gamma: 2\n", "bad.yaml: agent.gamma: must be <= 1.0"),
     ("seed: 1\nseed: 2\n", "bad.yaml: malformed YAML (line 2): key 'seed' is given twice"),
     ("", "bad.yaml: the file is empty"),
+    ("? [1, 2]\n: 3\n", "bad.yaml: malformed YAML (line 1): found unhashable key"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_text(text)
@@ -79,6 +82,7 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     existing.mkdir(parents=True)
     (existing / "config.yaml").write_text("algo: dqn\n")
     (runs / "afile").write_text("not a folder")
+    (runs / "empty").mkdir()
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
 
     assert "missing.yaml: no such config file" in cli_error("missing.yaml", cwd=tmp_path)
@@ -89,6 +93,8 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "env.id: LunarLander-v3 cannot be made here: Box2D is not installed" in cli_error(
         str(root / CARTPOLE), "env.id=LunarLander-v3", cwd=tmp_path)
     assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8", cwd=tmp_path)
+    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",
+                                                     "--run-dir", "runs/empty", cwd=tmp_path)  # left empty
     assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
@@ -104,7 +110,8 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
 
     after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in runs.iterdir()) == ["afile", "old"]
+    assert sorted(p.name for p in runs.iterdir()) == ["afile", "empty", "old"]
+    assert not any((runs / "empty").iterdir())
 
 
 def test_help_on_every_command():
@@ -173,7 +180,8 @@ def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, mon
 
     def interrupted(run):
         run.start().scalar("perf/sps", 1.0, 1)
-        raise KeyboardInterrupt  # what the second SIGINT raises from inside the loop
+        run._request_stop(signal.SIGINT, None)  # the first Ctrl-C asks the loop to stop...
+        run._request_stop(signal.SIGINT, None)  # ...the second raises KeyboardInterrupt
 
     monkeypatch.setattr(rlkit.agents.dqn, "train", interrupted)
     assert main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 130
@@ -182,9 +190,34 @@ def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, mon
     assert (tmp_path / "run" / "config.yaml").is_file() and list((tmp_path / "run").glob("events.out.tfevents.*"))
 
 
+def test_ctrl_c_while_setting_up_leaves_no_run_folder(tmp_path, root, monkeypatch):
+    """Before the loop's handler is in place Ctrl-C is a plain KeyboardInterrupt: nothing was
+    trained, so the new folder goes (the CLI exits 130)."""
+    import rlkit.agents.dqn
+    from rlkit.train import main
+
+    def interrupted(run):
+        raise KeyboardInterrupt  # e.g. while the emulators or the replay are being made
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main([str(root / CARTPOLE), "--run-dir", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
 def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
     from rlkit.checkpoint import atomic_write_text
 
     atomic_write_text(tmp_path / "atomic.txt", "x")
     (tmp_path / "plain.txt").write_text("x")
     assert (tmp_path / "atomic.txt").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+
+
+def test_a_section_override_is_blamed_for_its_keys_and_yaml_merge_keys_still_work(tmp_path, root):
+    with pytest.raises(UserError, match=r"^override 'agent=\{hidden: \[0\]\}' \(applied to .*\): agent.hidden: must"):
+        load_config(root / CARTPOLE, ["agent={hidden: [0]}"])
+    with pytest.raises(UserError, match=r"^override 'seed=\[': the value is not valid YAML$"):
+        load_config(root / CARTPOLE, ["seed=["])
+    (tmp_path / "merge.yaml").write_text("agent:\n  <<: {lr: 0.001, gamma: 0.9}\n  lr: 0.01\n")
+    config = load_config(tmp_path / "merge.yaml")
+    assert (config.agent.lr, config.agent.gamma) == (0.01, 0.9)

@@ -157,3 +157,17 @@ def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, mon
         np.testing.assert_array_equal(obs.numpy(), step.final_obs[rows])
         assert not np.allclose(step.final_obs[rows], step.obs[rows])  # the reset observation differs
         torch.testing.assert_close(final_values, out, rtol=0, atol=0)
+
+
+def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
+    """PPO steps whole rollouts (8 envs x 32 here), so 300 steps end at 512: resuming it is no error,
+    while an override that lowers the budget below the run's step is refused."""
+    run_dir = tmp_path / "run"
+    first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=300", "train.progress_bar=false",
+                        "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    assert (run_dir / "checkpoints" / "step_000000000512.pt").is_file()
+    again = rlkit_train("--resume", str(run_dir))
+    assert again.returncode == 0 and "the run is complete at step 512" in again.stdout, again.stderr
+    lowered = rlkit_train("--resume", str(run_dir), "train.total_steps=200")
+    assert lowered.returncode == 2 and "train.total_steps=200 is below the run's step 512" in lowered.stderr

@@ -80,7 +80,7 @@ class GtpClient:
             if remaining is not None and remaining <= 0:
                 self._kill()
                 raise GtpError(f"'{self.command}' did not answer '{command}' within {timeout:g} s; stopped it")
-            if not self._selector.select(remaining):
+            if not self._selector.select(None if remaining is None else min(remaining, 3600.0)):  # epoll's limit
                 continue
             chunk = os.read(self.proc.stdout.fileno(), 65536)
             if not chunk:

@@ -122,6 +122,13 @@ def test_gtp_client_gives_up_on_a_silent_engine_and_reaps_it(tmp_path, script):
     client.close()  # closing a stopped engine is harmless
 
 
+def test_a_timeout_longer_than_epoll_can_wait_still_works(tmp_path):
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE)
+    with GtpClient(f"{sys.executable} {fake}", timeout=3e6) as client:
+        assert client.send("name") == "always-a1"
+
+
 def test_an_engine_that_echoes_is_refused_at_once(tmp_path):
     """The review's `--white cat`: its echo is not a GTP reply, so it is refused without waiting for a timeout."""
     fake = tmp_path / "fake.py"
