@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 
 from rlkit.errors import UserError
@@ -18,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _usage() -> str:
     lines = ["usage: rlkit COMMAND [ARGS ...]", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run `rlkit COMMAND --help` for a command's options."]
+    lines += ["", "Run `rlkit COMMAND --help` for a command's options; `rlkit --version` for the version."]
     return "\n".join(lines)
 
 
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] == "--version":
+        print(f"rlkit {importlib.metadata.version('rlkit')}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"rlkit: unknown command '{name}' (choose from {', '.join(COMMANDS)})", file=sys.stderr)

@@ -75,7 +75,8 @@ class Run:
         """A fresh run; refuses a folder that already holds one (nothing in it is touched)."""
         if run_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            run_dir = Path("runs") / f"{config_path.stem}-{stamp}"
+            name = config_path.parent.name if config_path.name == "config.yaml" else config_path.stem  # a run's own
+            run_dir = Path("runs") / f"{name}-{stamp}"
         if (run_dir / "config.yaml").exists():
             raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
         resolve_device(config.device)  # fail before creating anything

@@ -119,6 +119,8 @@ def test_help_on_every_command():
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
     assert "train" in run_cli("--help").stdout
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("rlkit ")
 
 
 def test_replay_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path, root):
@@ -221,3 +223,13 @@ def test_a_section_override_is_blamed_for_its_keys_and_yaml_merge_keys_still_wor
     (tmp_path / "merge.yaml").write_text("agent:\n  <<: {lr: 0.001, gamma: 0.9}\n  lr: 0.01\n")
     config = load_config(tmp_path / "merge.yaml")
     assert (config.agent.lr, config.agent.gamma) == (0.01, 0.9)
+
+
+def test_a_new_run_is_named_after_its_config(tmp_path, root, monkeypatch):
+    """configs/x.yaml gives runs/x-TIMESTAMP; an old run's config.yaml gives runs/OLDRUN-TIMESTAMP."""
+    from rlkit.run import Run
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config(root / CARTPOLE)
+    assert Run.create(config, None, root / CARTPOLE).dir.name.startswith("cartpole_dqn-")
+    assert Run.create(config, None, Path("runs/pong-s3/config.yaml")).dir.name.startswith("pong-s3-")
