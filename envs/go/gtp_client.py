@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import selectors
 import shlex
+import signal
 import subprocess
 import time
 
@@ -34,8 +35,9 @@ class GtpClient:
         try:
             # Unbuffered binary pipes: replies are read with os.read into our own line buffer,
             # so select() never misses data hidden in a file object's buffer.
+            # its own process group, so a stop also reaches what a wrapper (sh -c, a script) started
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, bufsize=0)
+                                         stderr=subprocess.DEVNULL, bufsize=0, start_new_session=True)
         except OSError as error:
             raise GtpError(f"cannot start '{command}': {error.strerror}") from None
         self._pending = b""  # bytes read from the engine but not yet split into lines
@@ -90,9 +92,11 @@ class GtpClient:
         return line.decode("utf-8", "replace").rstrip("\r")
 
     def _kill(self) -> None:
-        """Kill the engine and reap it, so no zombie is left behind."""
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the engine's process group and reap the engine, so nothing is left running."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the whole group has exited already
+            pass
         self.proc.wait()
 
     def close(self) -> None:

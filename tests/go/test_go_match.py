@@ -122,6 +122,29 @@ def test_gtp_client_gives_up_on_a_silent_engine_and_reaps_it(tmp_path, script):
     client.close()  # closing a stopped engine is harmless
 
 
+def _gone(pid: int) -> bool:
+    """True once a process (not necessarily our child) has exited: absent, or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_stopped_engine_takes_what_its_wrapper_started_with_it(tmp_path):
+    """`sh -c` runs the real engine as a grandchild; a timeout must stop that one too."""
+    silent, pid_file = tmp_path / "silent.py", tmp_path / "engine.pid"
+    silent.write_text(f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)")
+    client = GtpClient(f"sh -c '{sys.executable} {silent}; true'", timeout=2.0)
+    with pytest.raises(GtpError, match="did not answer"):
+        client.ask("name")
+    deadline = time.monotonic() + 10
+    while not _gone(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(int(pid_file.read_text()))
+    client.close()
+
+
 def test_a_timeout_longer_than_epoll_can_wait_still_works(tmp_path):
     fake = tmp_path / "fake.py"
     fake.write_text(FAKE)
