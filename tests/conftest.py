@@ -20,6 +20,25 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
                           text=True, timeout=timeout)
 
 
+def assert_one_line_error(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
+    """`rlkit ARGV` in-process exits 2 with exactly `message` as its one line on stderr, nothing on stdout."""
+    from rlkit.cli import main
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [message] and captured.out == ""
+
+
+def help_text(capsys: pytest.CaptureFixture, command: str) -> str:
+    """`rlkit COMMAND --help` in-process: exits 0; its text with whitespace runs made single spaces."""
+    from rlkit.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
 def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one TensorBoard tag across all event files in a run folder."""
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import assert_one_line_error, help_text
 from rlkit.cli import main as cli_main
 from rlkit.envs.go.gtp import GtpEngine
 from rlkit.envs.go.gtp_client import GtpClient
@@ -163,15 +164,10 @@ def test_cli_rejects_bad_options_with_one_line(args, message):
     (["--colour", "black"], "rlkit gtp: error: unrecognized arguments: --colour black"),
 ])
 def test_argument_errors_are_one_line(capsys, args, message):
-    assert cli_main(["gtp", *args]) == 2
-    captured = capsys.readouterr()
-    assert captured.err.splitlines() == [message] and captured.out == ""
+    assert_one_line_error(capsys, ["gtp", *args], message)
 
 
 def test_help_says_checkpoint_is_not_available_yet(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli_main(["gtp", "--help"])
-    assert exit_.value.code == 0
-    help_text = " ".join(capsys.readouterr().out.split())
-    assert "--checkpoint PATH reserved for the AlphaZero Go agent, which rlkit does not have yet" in help_text
-    assert "--level N reserved with --checkpoint" in help_text
+    text = help_text(capsys, "gtp")
+    assert "--checkpoint PATH reserved for the AlphaZero Go agent, which rlkit does not have yet" in text
+    assert "--level N reserved with --checkpoint" in text

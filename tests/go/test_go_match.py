@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from conftest import assert_one_line_error, help_text
 from rlkit.cli import main as cli_main
 from rlkit.envs.go.game import Game
 from rlkit.envs.go.coords import format_vertex, parse_vertex
@@ -201,16 +202,11 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
      "rlkit match: error: argument --timeout: invalid float value: 'soon'"),
 ])
 def test_argument_errors_are_one_line(capsys, args, message):
-    assert cli_main(["match", *args]) == 2
-    captured = capsys.readouterr()
-    assert captured.err.splitlines() == [message] and captured.out == ""
+    assert_one_line_error(capsys, ["match", *args], message)
 
 
 def test_help_documents_the_timeout(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli_main(["match", "--help"])
-    assert exit_.value.code == 0
-    assert "--timeout SECONDS longest wait for each engine reply" in " ".join(capsys.readouterr().out.split())
+    assert "--timeout SECONDS longest wait for each engine reply" in help_text(capsys, "match")
 
 
 class FirstLegalPoint:
