@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from conftest import assert_one_line_error, help_text
-from rlkit.cli import main as cli_main
 from rlkit.envs.go.gtp import GtpEngine
 from rlkit.envs.go.gtp_client import GtpClient
 

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from conftest import assert_one_line_error, help_text
-from rlkit.cli import main as cli_main
 from rlkit.envs.go.game import Game
 from rlkit.envs.go.coords import format_vertex, parse_vertex
 from rlkit.envs.go.gtp_client import GtpClient, GtpError
