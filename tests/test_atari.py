@@ -51,7 +51,7 @@ def test_rewards_are_clipped_for_learning_but_returns_are_true_scores():
 
 def test_life_loss_is_terminal_for_learning_and_the_game_plays_on():
     env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=1, terminal_on_life_loss=True))
-    life_losses, games, raw = 0, [], 0.0
+    life_losses, games = 0, []
     for step in play(env, 3000, seed=3):
         if step.terminated[0] and not step.reset[0]:
             life_losses += 1

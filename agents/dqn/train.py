@@ -10,7 +10,6 @@ import time
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon
 from rlkit.agents.dqn.learner import DQNLearner
