@@ -49,6 +49,8 @@ def available_memory() -> int:
 class ReplayBuffer:
     """Stores frames once per step per environment; samples (stacked obs, action, n-step return)."""
 
+    _PER_SLOT = ("frames", "actions", "rewards", "terminated", "ended", "first", "start")  # (slots, envs, ...)
+
     def __init__(self, capacity: int, num_envs: int, frame_shape: tuple, frame_dtype: np.dtype,
                  stack: int = 1, n_step: int = 1, gamma: float = 0.99, prioritized: bool = False,
                  alpha: float = 0.6, seed: int = 0, check_memory: bool = True):
@@ -85,8 +87,7 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.frames, self.actions, self.rewards, self.terminated, self.ended, self.first, self.start)
-        return sum(a.nbytes for a in arrays) + (self.tree.tree.nbytes if self.tree else 0)
+        return sum(getattr(self, name).nbytes for name in self._PER_SLOT) + (self.tree.tree.nbytes if self.tree else 0)
 
     def __len__(self) -> int:
         """Transitions that can be sampled now."""
@@ -225,8 +226,6 @@ class ReplayBuffer:
         return returns, discount, boot
 
     # ---- persistence --------------------------------------------------------------------
-    _PER_SLOT = ("frames", "actions", "rewards", "terminated", "ended", "first", "start")
-
     def state(self) -> dict[str, np.ndarray]:
         """The arrays, for an optional replay snapshot beside a checkpoint. Slots never written
         (rows past the most any env has filled) are left out, so a young buffer saves small."""
