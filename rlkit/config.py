@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import re
 import types
 import typing
@@ -226,9 +227,9 @@ def _check_value(value: Any, hint: Any, where: str) -> Any:
         raise UserError(f"{where}: expected an integer, got {value!r}")
     if hint is float:
         number = _as_number(value)
-        if number is not None:
+        if number is not None and math.isfinite(number):
             return float(number)
-        raise UserError(f"{where}: expected a number, got {value!r}")
+        raise UserError(f"{where}: expected a finite number, got {value!r}")
     if hint is str:
         if isinstance(value, str):
             return value

@@ -31,7 +31,9 @@ def test_every_shipped_config_loads(root, name):
 
 @pytest.mark.parametrize("override, message", [
     ("agent.lrr=1", "unknown key"),
-    ("agent.lr=fast", "expected a number"),
+    ("agent.lr=fast", "expected a finite number"),
+    ("agent.lr=nan", "expected a finite number"),
+    ("agent.max_grad_norm=.inf", "expected a finite number"),
     ("train.total_steps=1.5", "expected an integer"),
     ("agent.gamma=1.5", "must be <= 1.0"),
     ("env.num_envs=0", "must be >= 1"),
