@@ -102,6 +102,14 @@ def _check_out_folder(out: Path) -> None:
                         "choose a new folder so they are not overwritten")
 
 
+def summary(a_name: str, a_command: str, b_name: str, b_command: str, score_a: float, games: int) -> str:
+    """One line: engine A's score over `games` finished games, its win rate and 95% Wilson interval."""
+    low, high = wilson_interval(score_a, games)
+    return (f"engine A ({a_name}: {a_command}) scored {score_a:g} of {games} against "
+            f"engine B ({b_name}: {b_command}): win rate {score_a / games:.3f}, "
+            f"95% Wilson interval [{low:.3f}, {high:.3f}]")
+
+
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit match`."""
     parser = ArgumentParser(prog="rlkit match", description="Play a match between two GTP engines.")
@@ -148,7 +156,11 @@ def main(argv: list[str]) -> int:
             try:
                 game, outcome = play_game(black, white, args.size, args.komi, max_moves)
             except GtpError as error:
-                raise UserError(f"game {number}: {error}") from None
+                finished = number - 1
+                if finished:  # the finished games still count: report them before stopping
+                    print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
+                note = f" (the match ends after {finished} finished game(s))" if finished else ""
+                raise UserError(f"game {number}: {error}{note}") from None
             path = out / f"game-{number:03d}.sgf"
             write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
             a_color = 1 if a_is_black else 2
@@ -158,8 +170,5 @@ def main(argv: list[str]) -> int:
     finally:
         a.close()
         b.close()
-    low, high = wilson_interval(score_a, args.games)
-    print(f"engine A ({a_name}: {args.black}) scored {score_a:g} of {args.games} against "
-          f"engine B ({b_name}: {args.white}): win rate {score_a / args.games:.3f}, "
-          f"95% Wilson interval [{low:.3f}, {high:.3f}]")
+    print(summary(a_name, args.black, b_name, args.white, score_a, args.games))
     return 0

@@ -106,6 +106,35 @@ def test_an_engine_that_never_answers_is_killed_and_stops_the_match(tmp_path):
     assert not list((tmp_path / "out").glob("*.sgf"))  # the unfinished game is not recorded
 
 
+# Passes through its first game, then never answers genmove once a second game has begun.
+PASSES_THEN_STALLS = textwrap.dedent("""
+    import sys, time
+    games = 0
+    for line in sys.stdin:
+        cmd = line.split()
+        games += bool(cmd) and cmd[0] == "clear_board"
+        if cmd and cmd[0] == "genmove" and games > 1:
+            time.sleep(600)
+        reply = {"name": "passes-then-stalls", "genmove": "pass"}.get(cmd[0], "") if cmd else ""
+        sys.stdout.write(f"= {reply}\\n\\n")
+        sys.stdout.flush()
+""")
+
+
+def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tmp_path, capsys):
+    fake, engine = tmp_path / "fake.py", tmp_path / "engine.py"
+    fake.write_text(FAKE)
+    engine.write_text(PASSES_THEN_STALLS)
+    with pytest.raises(UserError, match=r"game 2: .* within 0.5 s; stopped it \(the match ends after 1 finished game"):
+        main(["--black", f"{sys.executable} {fake}", "--white", f"{sys.executable} {engine}", "--games", "3",
+              "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    # Game 1: A1, pass, then A1 again on an occupied point; Black forfeits.
+    assert "game 1: black always-a1, white passes-then-stalls: W+F" in out
+    assert "engine A (always-a1" in out and "scored 0 of 1 against engine B (passes-then-stalls" in out
+    assert [p.name for p in (tmp_path / "out").glob("*.sgf")] == ["game-001.sgf"]
+
+
 @pytest.mark.parametrize("script", [
     "import time; time.sleep(600)",  # reads nothing, writes nothing
     "import sys, time; sys.stdout.write('= half a reply\\n'); sys.stdout.flush(); time.sleep(600)",  # no blank line
