@@ -8,12 +8,16 @@ the finished step. Acting and learning stay separate objects, so actors can move
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from rlkit.vec import VecEnv, VecStep
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -73,7 +77,7 @@ class Rollout:
         self.obs = self._to_device(result.obs)
         return transition
 
-    def timed_act(self, policy, *args, **kwargs):
+    def timed_act(self, policy: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call `policy(...)` and add its wall time to the 'act' phase."""
         start = time.perf_counter()
         out = policy(*args, **kwargs)

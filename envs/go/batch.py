@@ -16,7 +16,9 @@ from .scoring import area_difference
 
 
 @njit(cache=True)
-def play_all(pts, meta, hz, hist, nbr, actions):
+def play_all(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray, nbr: np.ndarray, actions: np.ndarray,
+) -> int:
     """Every game's player to move plays actions[g]; -1 if all were legal, else the first illegal
     game's index (and then no game has moved)."""
     p_count = pts.shape[2]
@@ -30,21 +32,27 @@ def play_all(pts, meta, hz, hist, nbr, actions):
 
 
 @njit(cache=True)
-def legal_masks(pts, meta, hz, nbr, out):
+def legal_masks(pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
     """out[g] = legal actions of game g's player to move (B, P+1)."""
     for g in range(pts.shape[0]):
         legal_mask(pts, meta, hz, g, nbr, out[g])
 
 
 @njit(cache=True)
-def random_actions(pts, meta, hz, nbr, allow_pass, avoid_eyes, out):
+def random_actions(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, nbr: np.ndarray,
+        allow_pass: bool, avoid_eyes: bool, out: np.ndarray,
+) -> None:
     """out[g] = a uniformly random legal action in game g (see playout.random_action)."""
     for g in range(pts.shape[0]):
         out[g] = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
 
 
 @njit(cache=True)
-def step_random(pts, meta, hz, hist, nbr, allow_pass, avoid_eyes, max_moves):
+def step_random(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray,
+        nbr: np.ndarray, allow_pass: bool, avoid_eyes: bool, max_moves: int,
+) -> int:
     """One random legal move in every game, restarting games that have ended; returns moves played."""
     for g in range(pts.shape[0]):
         if meta[g, DONE]:
@@ -55,14 +63,14 @@ def step_random(pts, meta, hz, hist, nbr, allow_pass, avoid_eyes, max_moves):
 
 
 @njit(cache=True)
-def area_differences(pts, nbr, out):
+def area_differences(pts: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
     """out[g] = Tromp-Taylor black area minus white area of game g."""
     for g in range(pts.shape[0]):
         out[g] = area_difference(pts, g, nbr)
 
 
 @njit(cache=True)
-def observe(pts, meta, hist, out):
+def observe(pts: np.ndarray, meta: np.ndarray, hist: np.ndarray, out: np.ndarray) -> None:
     """Observation planes (B, 2H+1, P) from each game's player-to-move view.
 
     Plane 2k: the mover's stones k moves ago (k = 0 now); plane 2k+1: the opponent's stones k

@@ -82,7 +82,7 @@ def _probe(hz, g, p_count, h):
 
 
 @njit(cache=True)
-def reset(pts, meta, hz, hist, g, max_moves):
+def reset(pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray, g: int, max_moves: int) -> None:
     """Empty board, Black to play, no history."""
     p_count = pts.shape[2]
     for p in range(p_count):
@@ -105,7 +105,7 @@ def reset(pts, meta, hz, hist, g, max_moves):
 
 
 @njit(cache=True)
-def forget_history(pts, meta, hz, hist, g):
+def forget_history(pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray, g: int) -> None:
     """Make the current position the game's start (after setup stones): clear superko set and counters."""
     p_count = pts.shape[2]
     hz[g, 1 + p_count:] = 0
@@ -145,7 +145,7 @@ def _after_touching(pts, hz, g, c, cq, hd, count, h):
 
 
 @njit(cache=True)
-def is_legal(pts, hz, g, nbr, p, c):
+def is_legal(pts: np.ndarray, hz: np.ndarray, g: int, nbr: np.ndarray, p: int, c: int) -> bool:
     """Whether colour c may play at point p: empty, not suicide, not repeating a position."""
     if pts[g, COLOR, p] != 0:
         return False
@@ -231,7 +231,7 @@ def _remove(pts, meta, hz, g, nbr, hd, capturer):
 
 
 @njit(cache=True)
-def place(pts, meta, hz, g, nbr, p, c):
+def place(pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, g: int, nbr: np.ndarray, p: int, c: int) -> int:
     """Put a stone of colour c on empty point p, capturing what dies; returns stones captured."""
     _take_empty(pts, meta, g, p)
     pts[g, COLOR, p] = c
@@ -281,7 +281,10 @@ def _record(pts, meta, hist, g):
 
 
 @njit(cache=True)
-def play(pts, meta, hz, hist, g, nbr, a, c):
+def play(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray,
+        g: int, nbr: np.ndarray, a: int, c: int,
+) -> int:
     """Colour c plays action a (a point, or P for pass) assumed legal; returns stones captured."""
     p_count = pts.shape[2]
     captured = 0
@@ -302,7 +305,7 @@ def play(pts, meta, hz, hist, g, nbr, a, c):
 
 
 @njit(cache=True)
-def legal_mask(pts, meta, hz, g, nbr, out):
+def legal_mask(pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, g: int, nbr: np.ndarray, out: np.ndarray) -> None:
     """Fill out[0:P+1] with the legal actions of the player to move (pass always legal)."""
     c = meta[g, TO_PLAY]
     out[:] = False

@@ -9,7 +9,7 @@ from .engine import COLOR, DONE, EMPTY, EPOS, N_EMPTY, TO_PLAY, is_legal, play
 
 
 @njit(cache=True)
-def is_eye(pts, g, nbr, p, c):
+def is_eye(pts: np.ndarray, g: int, nbr: np.ndarray, p: int, c: int) -> bool:
     """Whether empty p is a true one-point eye of colour c (all neighbours c, diagonals mostly c)."""
     n_orth = 0
     for j in range(4):
@@ -30,7 +30,10 @@ def is_eye(pts, g, nbr, p, c):
 
 
 @njit(cache=True)
-def random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes):
+def random_action(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, g: int,
+        nbr: np.ndarray, allow_pass: bool, avoid_eyes: bool,
+) -> int:
     """A uniformly random legal action for the player to move.
 
     allow_pass: pass is one of the candidates (uniform over all legal actions), else pass only
@@ -65,13 +68,16 @@ def random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes):
 
 
 @njit(cache=True)
-def seed(s):
+def seed(s: int) -> None:
     """Seed the compiled code's random generator (random_action)."""
     np.random.seed(s)
 
 
 @njit(cache=True)
-def random_play(pts, meta, hz, hist, g, nbr, allow_pass, avoid_eyes):
+def random_play(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray,
+        g: int, nbr: np.ndarray, allow_pass: bool, avoid_eyes: bool,
+) -> int:
     """Pick a random_action for game g's player to move and play it, in one call; returns the action."""
     a = random_action(pts, meta, hz, g, nbr, allow_pass, avoid_eyes)
     play(pts, meta, hz, hist, g, nbr, a, meta[g, TO_PLAY])
@@ -79,7 +85,10 @@ def random_play(pts, meta, hz, hist, g, nbr, allow_pass, avoid_eyes):
 
 
 @njit(cache=True)
-def playout(pts, meta, hz, hist, g, nbr, allow_pass, avoid_eyes):
+def playout(
+        pts: np.ndarray, meta: np.ndarray, hz: np.ndarray, hist: np.ndarray,
+        g: int, nbr: np.ndarray, allow_pass: bool, avoid_eyes: bool,
+) -> int:
     """Play random_action moves in game g until it ends (two passes or the move cap); returns moves played."""
     n = 0
     while meta[g, DONE] == 0:

@@ -10,7 +10,7 @@ from .engine import COLOR
 
 
 @njit(cache=True)
-def area_difference(pts, g, nbr):
+def area_difference(pts: np.ndarray, g: int, nbr: np.ndarray) -> int:
     """Tromp-Taylor area: black points minus white points (stones plus empty regions reaching one colour)."""
     p_count = pts.shape[2]
     seen = np.zeros(p_count, np.bool_)
