@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from common import machine
+from common import StealMeter, machine
 
 
 def bare(game: str, envs: int, threads: int, steps: int) -> float:
@@ -67,11 +67,12 @@ def main() -> None:
     print(machine())
     # alternate to spread any background load evenly over both
     ours, theirs = [], []
-    for _ in range(args.rounds):
-        theirs.append(bare(args.game, args.envs, args.threads, args.steps))
-        ours.append(rlkit_rollout(args.game, args.envs, args.threads, args.steps, args.device))
+    with StealMeter() as steal:
+        for _ in range(args.rounds):
+            theirs.append(bare(args.game, args.envs, args.threads, args.steps))
+            ours.append(rlkit_rollout(args.game, args.envs, args.threads, args.steps, args.device))
     ours_sps, bare_sps = max(ours), max(theirs)
-    print(f"{args.game}, {args.envs} envs, {args.threads} threads, device {args.device}")
+    print(f"{args.game}, {args.envs} envs, {args.threads} threads, device {args.device} ({steal} over all rounds)")
     print(f"bare AtariVectorEnv: {bare_sps:8.0f} steps/s ({bare_sps * 4:8.0f} frames/s)")
     print(f"rlkit Rollout:       {ours_sps:8.0f} steps/s ({ours_sps * 4:8.0f} frames/s)   ratio: {ours_sps / bare_sps:.2f}x")
 

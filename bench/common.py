@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine description and SPS from TensorBoard wall times."""
+"""Helpers shared by the benchmark scripts: machine description, CPU steal, SPS from TensorBoard wall times."""
 
 from __future__ import annotations
 
@@ -24,6 +24,37 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
+class StealMeter:
+    """Share of CPU time a hypervisor took from this VM ('steal' in /proc/stat) while the block ran.
+
+    A shared VM can lose a third of its cores to other guests; a ratio taken under heavy steal
+    is noise, so the benchmarks print this beside each figure. `share` is None off Linux.
+    """
+
+    def __enter__(self) -> StealMeter:
+        self.share: float | None = None
+        self._start = _cpu_jiffies()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = _cpu_jiffies()
+        if self._start and end:
+            total = sum(end) - sum(self._start)
+            self.share = (end[7] - self._start[7]) / total if total > 0 else 0.0
+
+    def __str__(self) -> str:
+        return "steal n/a" if self.share is None else f"steal {self.share:.0%}"
+
+
+def _cpu_jiffies() -> list[int]:
+    """All-CPU counters from /proc/stat: user nice system idle iowait irq softirq steal ...; [] if unreadable."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return []
+    return [int(x) for x in fields[1:9]] if fields[0] == "cpu" and len(fields) >= 9 else []
+
+
 def sps_after(run_dir: Path, tag: str, from_step: int) -> float:
     """Environment steps per wall-clock second between the first logged step >= from_step and the last."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -31,5 +62,7 @@ def sps_after(run_dir: Path, tag: str, from_step: int) -> float:
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
     points = [(e.step, e.wall_time) for e in events.Scalars(tag) if e.step >= from_step]
+    if len(points) < 2:
+        raise SystemExit(f"{run_dir}: fewer than two '{tag}' points after step {from_step}; time more steps")
     (step0, time0), (step1, time1) = points[0], points[-1]
     return (step1 - step0) / (time1 - time0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from common import machine, sps_after
+from common import StealMeter, machine, sps_after
 
 
 def sb3_sps(learning_starts: int, steps: int, seed: int) -> float:
@@ -84,11 +84,15 @@ def main() -> None:
     theirs: dict[int, list[float]] = {threads: [] for threads in args.threads}
     for _ in range(args.rounds):  # alternate, so drifts in the machine's speed hit both sides
         for threads in args.threads:  # each thread count for both sides, so neither gets a tuning the other lacks
-            ours[threads].append(rlkit_sps(args.learning_starts, args.steps, args.seed, threads, args.device))
-            print(f"rlkit DQN ({args.device}, {threads} torch threads): {ours[threads][-1]:7.1f} SPS", flush=True)
+            with StealMeter() as steal:
+                ours[threads].append(rlkit_sps(args.learning_starts, args.steps, args.seed, threads, args.device))
+            print(f"rlkit DQN ({args.device}, {threads} torch threads): {ours[threads][-1]:7.1f} SPS ({steal})",
+                  flush=True)
             torch.set_num_threads(threads)
-            theirs[threads].append(sb3_sps(args.learning_starts, args.steps, args.seed))
-            print(f"Stable-Baselines3 DQN (cpu, {threads} torch threads): {theirs[threads][-1]:7.1f} SPS", flush=True)
+            with StealMeter() as steal:
+                theirs[threads].append(sb3_sps(args.learning_starts, args.steps, args.seed))
+            print(f"Stable-Baselines3 DQN (cpu, {threads} torch threads): {theirs[threads][-1]:7.1f} SPS ({steal})",
+                  flush=True)
     for threads in args.threads:
         ratios = [mine / sb3 for mine, sb3 in zip(ours[threads], theirs[threads])]
         print(f"{threads} threads, best of {args.rounds}: rlkit ({args.device}) {max(ours[threads]):.1f} SPS, "

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from common import StealMeter, machine
+
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
 
@@ -101,18 +103,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times; medians")
     parser.add_argument("--device", default="cpu", help="torch device for both (cpu, cuda)")
     args = parser.parse_args()
+    print(machine())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} default threads, device {args.device}; "
           f"{args.rollouts} x {ROLLOUT} timed steps each after a 1024-step warm-up", flush=True)
     ours, theirs = [], []
     for _ in range(args.repeats):  # alternate, so a change in the machine's load hits both sides
-        sps, phases = rlkit_sps(args.rollouts, args.threads, args.device)
+        with StealMeter() as steal:
+            sps, phases = rlkit_sps(args.rollouts, args.threads, args.device)
         ours.append(sps)
         print(f"rlkit PPO: {sps:7.1f} SPS   per 1024 steps: act {phases['act']:.2f} s, "
-              f"env {phases['env']:.2f} s, learn {phases['learn']:.2f} s", flush=True)
-        sps, phases = sb3_sps(args.rollouts, args.threads, args.device)
+              f"env {phases['env']:.2f} s, learn {phases['learn']:.2f} s ({steal})", flush=True)
+        with StealMeter() as steal:
+            sps, phases = sb3_sps(args.rollouts, args.threads, args.device)
         theirs.append(sps)
         print(f"SB3 PPO:   {sps:7.1f} SPS   per 1024 steps: rollout (act + env) {phases['rollout']:.2f} s, "
-              f"learn {phases['learn']:.2f} s", flush=True)
+              f"learn {phases['learn']:.2f} s ({steal})", flush=True)
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     print(f"median rlkit {ours_median:.1f} SPS, SB3 {theirs_median:.1f} SPS; "
           f"ratio rlkit / SB3: {ours_median / theirs_median:.2f}x")
