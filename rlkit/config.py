@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -222,12 +222,12 @@ def _check_value(value: Any, hint: Any, where: str) -> Any:
         raise UserError(f"{where}: expected true or false, got {value!r}")
     if hint is int:
         number = _as_number(value)
-        if number is not None and float(number).is_integer():
-            return int(number)
+        if isinstance(number, int) or (isinstance(number, float) and number.is_integer()):
+            return int(number)  # ranges are checked next; no float() of a huge int here
         raise UserError(f"{where}: expected an integer, got {value!r}")
     if hint is float:
         number = _as_number(value)
-        if number is not None and math.isfinite(number):
+        if number is not None and abs(number) <= sys.float_info.max:  # finite, and an int that fits
             return float(number)
         raise UserError(f"{where}: expected a finite number, got {value!r}")
     if hint is str:

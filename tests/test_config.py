@@ -34,6 +34,8 @@ def test_every_shipped_config_loads(root, name):
     ("agent.lr=fast", "expected a finite number"),
     ("agent.lr=nan", "expected a finite number"),
     ("agent.max_grad_norm=.inf", "expected a finite number"),
+    ("agent.lr=1" + "0" * 400, "expected a finite number"),
+    ("seed=1" + "0" * 400, "must be <= 2147483647"),
     ("train.total_steps=1.5", "expected an integer"),
     ("agent.gamma=1.5", "must be <= 1.0"),
     ("env.num_envs=0", "must be >= 1"),
