@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine description, CPU steal, SPS from TensorBoard wall times."""
+"""Helpers shared by the benchmark scripts: the machine's description and its CPU steal."""
 
 from __future__ import annotations
 
@@ -53,16 +53,3 @@ def _cpu_jiffies() -> list[int]:
     except OSError:
         return []
     return [int(x) for x in fields[1:9]] if fields[0] == "cpu" and len(fields) >= 9 else []
-
-
-def sps_after(run_dir: Path, tag: str, from_step: int) -> float:
-    """Environment steps per wall-clock second between the first logged step >= from_step and the last."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    points = [(e.step, e.wall_time) for e in events.Scalars(tag) if e.step >= from_step]
-    if len(points) < 2:
-        raise SystemExit(f"{run_dir}: fewer than two '{tag}' points after step {from_step}; time more steps")
-    (step0, time0), (step1, time1) = points[0], points[-1]
-    return (step1 - step0) / (time1 - time0)

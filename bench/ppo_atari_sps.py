@@ -1,38 +1,49 @@
 """rlkit PPO against Stable-Baselines3 PPO on Pong: environment steps per second, side by side.
 
 Both train with CleanRL's ppo_atari hyperparameters (8 envs x 128 steps, 4 epochs of 4
-minibatches, Nature CNN) for the same number of steps; the first rollout + update is a warm-up
-and is not timed. SPS counts whole iterations: acting, emulation and learning.
+minibatches, Nature CNN) for the same number of steps; the first iteration is a warm-up and is
+not timed. SPS counts whole iterations: acting, emulation and learning. The two train in two
+processes that take turns on the CPU one iteration at a time (bench/turns.py), so a drift in a
+shared machine's speed hits both alike.
 
-    .venv/bin/python bench/ppo_atari_sps.py --rollouts 4 --threads 1
+    .venv/bin/python bench/ppo_atari_sps.py [--rollouts 6] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from common import StealMeter, machine
+from turns import BlockClock, paired_ratio, steps_per_second, take_turns
 
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
 
-def rlkit_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, float]]:
-    """Train rlkit PPO (configs/pong_ppo.yaml) for 1 + `rollouts` iterations; SPS after the first."""
+def rlkit_train(clock: BlockClock, total: int, threads: int, device: str) -> dict[str, float]:
+    """rlkit PPO (configs/pong_ppo.yaml); returns its mean seconds per timed iteration in each phase."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from rlkit.config import agent_module, load_config
+    from rlkit.rollout import Rollout
     from rlkit.run import Run
 
+    receive, steps = Rollout.recv, 0
+
+    def counted_recv(self: Rollout):
+        nonlocal steps
+        transition = receive(self)
+        steps += self.num_envs
+        clock.step(steps)
+        return transition
+
+    Rollout.recv = counted_recv
     config_path = Path(__file__).resolve().parents[1] / "configs" / "pong_ppo.yaml"
-    overrides = [f"train.total_steps={(rollouts + 1) * ROLLOUT}", f"train.log_every={ROLLOUT}",
-                 "train.checkpoint_every=100000000", "train.progress_bar=false", f"device={device}",
-                 f"torch_threads={threads}"]
+    overrides = [f"train.total_steps={total}", f"train.log_every={ROLLOUT}", "train.checkpoint_every=100000000",
+                 "train.progress_bar=false", f"device={device}", f"torch_threads={threads}"]
     with tempfile.TemporaryDirectory() as folder:
         run = Run.create(load_config(config_path, overrides), Path(folder) / "run", config_path)
         try:
@@ -41,39 +52,36 @@ def rlkit_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str
             run.finish()
         events = EventAccumulator(str(run.dir), size_guidance={"scalars": 0})
         events.Reload()
-        sps = events.Scalars("perf/sps")  # one per iteration, written after its update
-        seconds = sps[-1].wall_time - sps[0].wall_time
-        phases = {phase: sum(e.value for e in events.Scalars(f"perf/{phase}_seconds")[1:]) / rollouts
-                  for phase in ("act", "env", "learn")}
-    return (sps[-1].step - sps[0].step) / seconds, phases
+        # one value per iteration (seconds since the previous log point); the first is the warm-up
+        return {phase: sum(e.value for e in events.Scalars(f"perf/{phase}_seconds")[1:]) / (total // ROLLOUT - 1)
+                for phase in ("act", "env", "learn")}
 
 
-def sb3_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, float]]:
-    """Train SB3 PPO (CnnPolicy) with the same hyperparameters; SPS after the first iteration."""
+def sb3_train(clock: BlockClock, total: int, threads: int, device: str) -> dict[str, float]:
+    """SB3 PPO (CnnPolicy), the same hyperparameters; returns mean seconds per timed iteration in each phase."""
     import ale_py
     import gymnasium
+    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     gymnasium.register_envs(ale_py)
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    collect: list[float] = []  # seconds of each rollout collection
 
-    class RolloutTimes(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.starts: list[float] = []
-            self.ends: list[float] = []
-
+    class Clock(BaseCallback):
         def _on_rollout_start(self) -> None:
-            self.starts.append(time.perf_counter())
+            self.start, self.waited = time.perf_counter(), 0.0
 
         def _on_rollout_end(self) -> None:
-            self.ends.append(time.perf_counter())
+            collect.append(time.perf_counter() - self.start - self.waited)
 
         def _on_step(self) -> bool:
+            start = time.perf_counter()
+            clock.step(self.num_timesteps)  # may wait out the other side's turn: not SB3's time
+            self.waited += time.perf_counter() - start
             return True
 
     # AtariWrapper skips 4 frames itself, so the ALE env gets frameskip 1 and no sticky actions
@@ -87,40 +95,30 @@ def sb3_sps(rollouts: int, threads: int, device: str) -> tuple[float, dict[str, 
                 gae_lambda=0.95, device=device, seed=1, verbose=0)
     # SB3's seeding turns on deterministic cuDNN process-wide; rlkit runs without it, so SB3 should too
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
-    times = RolloutTimes()
-    model.learn(total_timesteps=(rollouts + 1) * ROLLOUT, callback=times)
-    end = time.perf_counter()
+    model.learn(total_timesteps=total, callback=Clock())
     env.close()
-    collect = sum(e - s for s, e in zip(times.starts[1:], times.ends[1:])) / rollouts
-    return rollouts * ROLLOUT / (end - times.starts[1]), {"rollout": collect,
-                                                          "learn": (end - times.starts[1]) / rollouts - collect}
+    return {"rollout": sum(collect[1:]) / (len(collect) - 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rollouts", type=int, default=4, help="timed iterations of 1024 steps each")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0 = torch's default)")
-    parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times; medians")
+    parser.add_argument("--rollouts", type=int, default=6, help="timed iterations of 1024 steps each")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both")
     parser.add_argument("--device", default="cpu", help="torch device for both (cpu, cuda)")
     args = parser.parse_args()
     print(machine())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} default threads, device {args.device}; "
-          f"{args.rollouts} x {ROLLOUT} timed steps each after a 1024-step warm-up", flush=True)
-    ours, theirs = [], []
-    for _ in range(args.repeats):  # alternate, so a change in the machine's load hits both sides
-        with StealMeter() as steal:
-            sps, phases = rlkit_sps(args.rollouts, args.threads, args.device)
-        ours.append(sps)
-        print(f"rlkit PPO: {sps:7.1f} SPS   per 1024 steps: act {phases['act']:.2f} s, "
-              f"env {phases['env']:.2f} s, learn {phases['learn']:.2f} s ({steal})", flush=True)
-        with StealMeter() as steal:
-            sps, phases = sb3_sps(args.rollouts, args.threads, args.device)
-        theirs.append(sps)
-        print(f"SB3 PPO:   {sps:7.1f} SPS   per 1024 steps: rollout (act + env) {phases['rollout']:.2f} s, "
-              f"learn {phases['learn']:.2f} s ({steal})", flush=True)
-    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
-    print(f"median rlkit {ours_median:.1f} SPS, SB3 {theirs_median:.1f} SPS; "
-          f"ratio rlkit / SB3: {ours_median / theirs_median:.2f}x")
+    total = (args.rollouts + 1) * ROLLOUT
+    budget = dict(total=total, threads=args.threads, device=args.device)
+    with StealMeter() as steal:
+        (ours, phases), (theirs, sb3_phases) = take_turns(
+            (functools.partial(rlkit_train, **budget), functools.partial(sb3_train, **budget)),
+            block=ROLLOUT, timed_from=ROLLOUT, until=total)
+    mine, sb3 = steps_per_second(ours), steps_per_second(theirs)
+    print(f"per 1024 steps: rlkit act {phases['act']:.2f} s, env {phases['env']:.2f} s, learn {phases['learn']:.2f} s; "
+          f"SB3 rollout (act + env) {sb3_phases['rollout']:.2f} s, learn {ROLLOUT / sb3 - sb3_phases['rollout']:.2f} s")
+    print(f"{args.threads} torch threads each, device {args.device}, {len(ours)} + {len(theirs)} timed iterations "
+          f"({steal}): rlkit {mine:.1f} SPS, SB3 {sb3:.1f} SPS, "
+          f"ratio {mine / sb3:.2f}x, paired median {paired_ratio(ours, theirs):.2f}x")
 
 
 if __name__ == "__main__":
