@@ -31,13 +31,13 @@ if [ "${1:-}" = speed ]; then
     install
     pinned="taskset -c 0,1"
     echo "== DQN against SB3, 2 pinned cores"
-    timeout 200 $pinned python3 $REPO/bench/dqn_atari_sps.py --threads 2 --rounds 2 --steps 3000 --learning-starts 1000 2>&1 | grep -v Warn | tee "$OUT"/dqn_2cores.txt
+    timeout 200 $pinned python3 $REPO/bench/dqn_atari_sps.py --threads 2 --steps 3000 --learning-starts 1000 2>&1 | grep -v Warn | tee "$OUT"/dqn_2cores.txt
     echo "== PPO against SB3, 2 pinned cores"
     timeout 110 $pinned python3 $REPO/bench/ppo_atari_sps.py --threads 2 --rollouts 3 2>&1 | grep -v Warn | tee "$OUT"/ppo_2cores.txt
     echo "== rollout against bare ale-py, 2 pinned cores"
-    timeout 60 $pinned python3 $REPO/bench/atari_rollout.py --device cpu --rounds 2 --steps 16000 2>&1 | grep -v Warn | tee "$OUT"/rollout_2cores.txt
+    timeout 60 $pinned python3 $REPO/bench/atari_rollout.py --device cpu --steps 16000 2>&1 | grep -v Warn | tee "$OUT"/rollout_2cores.txt
     echo "== rollout, CUDA, 64 envs, 16 threads"
-    timeout 70 python3 $REPO/bench/atari_rollout.py --device cuda --envs 64 --threads 16 --rounds 1 --steps 32000 2>&1 | grep -v Warn | tee "$OUT"/rollout_cuda.txt
+    timeout 70 python3 $REPO/bench/atari_rollout.py --device cuda --envs 64 --threads 16 --steps 32000 2>&1 | grep -v Warn | tee "$OUT"/rollout_cuda.txt
     echo "== DQN and PPO Pong runs on CUDA (device auto): smoke, checkpoint, resume"
     timeout 90 python3 -m pytest -q -x -p no:cacheprovider $REPO/tests/test_dqn.py $REPO/tests/test_ppo_runs.py -k pong 2>&1 | tail -5 | tee "$OUT"/tests_cuda.txt
 elif [ "${1:-}" = start ]; then
