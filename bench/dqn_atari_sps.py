@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from common import StealMeter, machine
-from turns import BlockClock, paired_ratio, steps_per_second, take_turns
+from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
 
 
 def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int) -> None:
@@ -52,19 +52,9 @@ def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, 
     """rlkit DQN from configs/pong_dqn.yaml with the same budget; the clock is told of every step."""
     from rlkit.agents.dqn import train
     from rlkit.config import load_config
-    from rlkit.rollout import Rollout
     from rlkit.run import Run
 
-    receive, steps = Rollout.recv, 0
-
-    def counted_recv(self: Rollout):
-        nonlocal steps
-        transition = receive(self)
-        steps += self.num_envs
-        clock.step(steps)
-        return transition
-
-    Rollout.recv = counted_recv
+    clock_rlkit_steps(clock)
     root = Path(__file__).resolve().parents[1]
     overrides = [f"seed={seed}", f"device={device}", f"torch_threads={threads}", "agent.buffer_size=100000",
                  f"agent.learning_starts={learning_starts}", f"train.total_steps={total}",

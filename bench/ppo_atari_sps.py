@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from common import StealMeter, machine
-from turns import BlockClock, paired_ratio, steps_per_second, take_turns
+from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
 
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
@@ -28,19 +28,9 @@ def rlkit_train(clock: BlockClock, total: int, threads: int, device: str) -> dic
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from rlkit.config import agent_module, load_config
-    from rlkit.rollout import Rollout
     from rlkit.run import Run
 
-    receive, steps = Rollout.recv, 0
-
-    def counted_recv(self: Rollout):
-        nonlocal steps
-        transition = receive(self)
-        steps += self.num_envs
-        clock.step(steps)
-        return transition
-
-    Rollout.recv = counted_recv
+    clock_rlkit_steps(clock)
     config_path = Path(__file__).resolve().parents[1] / "configs" / "pong_ppo.yaml"
     overrides = [f"train.total_steps={total}", f"train.log_every={ROLLOUT}", "train.checkpoint_every=100000000",
                  "train.progress_bar=false", f"device={device}", f"torch_threads={threads}"]

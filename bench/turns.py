@@ -73,6 +73,22 @@ class BlockClock:
 Trainer = Callable[[BlockClock], Any]
 
 
+def clock_rlkit_steps(clock: BlockClock) -> None:
+    """Make rlkit's rollout engine tell `clock` of every env step (in this process only)."""
+    from rlkit.rollout import Rollout
+
+    receive, steps = Rollout.recv, 0
+
+    def counted_recv(self: Rollout):
+        nonlocal steps
+        transition = receive(self)
+        steps += self.num_envs
+        clock.step(steps)
+        return transition
+
+    Rollout.recv = counted_recv
+
+
 def _side(train: Trainer, clock: BlockClock, results: Any) -> None:
     extra = None
     try:
