@@ -205,11 +205,19 @@ class Run:
         return path
 
     def load_replay(self) -> dict[str, np.ndarray] | None:
-        """The replay arrays saved with the resumed checkpoint, if any."""
-        if not self.checkpoint or "replay_file" not in self.checkpoint:
+        """The replay arrays saved with the resumed checkpoint, if any. Resuming with
+        `train.save_replay=false` leaves them unread (the buffer refills instead): the way past a
+        replay file that was lost or damaged."""
+        if not self.checkpoint or "replay_file" not in self.checkpoint or not self.config.train.save_replay:
             return None
-        with np.load(self.dir / "checkpoints" / self.checkpoint["replay_file"], allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        path = self.dir / "checkpoints" / self.checkpoint["replay_file"]
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except Exception as error:  # missing, truncated or foreign: np.load raises many kinds
+            reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
+            raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
+                            "resume with train.save_replay=false to refill the buffer instead") from None
 
 
 def _dotted(config: Config, key: str) -> object:

@@ -155,6 +155,29 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
     assert "total_steps: 800" in (run_dir / "config.yaml").read_text()
 
 
+def test_resume_past_a_lost_or_damaged_replay_file(tmp_path):
+    """A saved replay that is truncated or gone: one line naming it, exit 2, nothing changed;
+    `train.save_replay=false` resumes without it (the buffer refills)."""
+    run_dir = tmp_path / "run"
+    first = run_cli("train", CARTPOLE, "train.total_steps=600", "agent.learning_starts=200",
+                    "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    replay_file = run_dir / "checkpoints" / "replay_000000000600.npz"
+    replay_file.write_bytes(replay_file.read_bytes()[:1000])
+    for damage, reason in [("truncated", "BadZipFile"), ("missing", "no such file")]:
+        if damage == "missing":
+            replay_file.unlink()
+        before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+        bad = run_cli("train", "--resume", str(run_dir), "train.total_steps=800")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert f"replay_000000000600.npz ({reason})" in bad.stderr and "train.save_replay=false" in bad.stderr
+        assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    refill = run_cli("train", "--resume", str(run_dir), "train.total_steps=800", "train.save_replay=false")
+    assert refill.returncode == 0, refill.stderr
+    assert (run_dir / "checkpoints" / "step_000000000800.pt").exists()
+
+
 def test_target_syncs_keep_pace_with_many_envs(tmp_path, monkeypatch):
     """4 envs, a sync every 2 steps: each vector step crosses two sync points and makes both."""
     syncs = []
