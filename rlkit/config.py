@@ -73,7 +73,7 @@ class Config:
     algo: str = "dqn"
     seed: int = field(default=1, metadata=between(0, 2**31 - 1))  # the emulators take 31-bit seeds
     device: str = "auto"
-    torch_threads: int = field(default=0, metadata=at_least(0))  # 0 = torch's default
+    torch_threads: int = field(default=0, metadata=between(0, 1024))  # 0 = torch's default
     env: EnvConfig = field(default_factory=EnvConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     agent: Any = None
@@ -92,11 +92,18 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
-        data = yaml.load(path.read_text(), Loader=_StrictLoader)
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text (byte {error.start}); save the config as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+        problem = str(getattr(error, "problem", None) or error).splitlines()[0]  # some span lines
+        raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
     if data is None:
         raise UserError(f"{path}: the file is empty")
     if not isinstance(data, dict):

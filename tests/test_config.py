@@ -46,6 +46,7 @@ def test_every_shipped_config_loads(root, name):
     ("seed=-1", "must be >= 0"),
     ("seed=123456789012345678901234", "must be <= 2147483647"),
     ("agent.hidden=[64, 0]", "must be >= 1"),
+    ("torch_threads=100000", "must be <= 1024"),  # more threads than the process can start crashed
 ])
 def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     with pytest.raises(UserError) as error:
@@ -60,12 +61,14 @@ def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     ("seed: 1\nseed: 2\n", "bad.yaml: malformed YAML (line 2): key 'seed' is given twice"),
     ("", "bad.yaml: the file is empty"),
     ("? [1, 2]\n: 3\n", "bad.yaml: malformed YAML (line 1): found unhashable key"),
+    (b"seed: 1 # caf\xe9\n", "bad.yaml: not UTF-8 text (byte 13)"),
+    (b"\x00\x01binary", "bad.yaml: malformed YAML: unacceptable character #x0000"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, text, message):
-    (tmp_path / "bad.yaml").write_text(text)
+    (tmp_path / "bad.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(UserError) as error:
         load_config(tmp_path / "bad.yaml")
-    assert str(error.value).startswith(str(tmp_path / message))
+    assert str(error.value).startswith(str(tmp_path / message)) and "\n" not in str(error.value)
 
 
 def cli_error(*args, cwd):
