@@ -35,8 +35,10 @@ class Logger:
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
         self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step > 0 else None)
         self.returns: deque[float] = deque(maxlen=20)
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                        disable=not show_progress, smoothing=0.05)
+        # The bar appears with the first progress() call, so an error found while the agent sets
+        # up (a checkpoint that does not fit) stays the only line on the console.
+        self.bar: tqdm | None = None
+        self._total, self._show_progress = total_steps, show_progress
         self._last_step, self._last_time = start_step, time.perf_counter()
         self.sps = 0.0
         self._phase_totals: dict[str, float] = {}
@@ -72,6 +74,10 @@ class Logger:
         if now > self._last_time and step > self._last_step:
             self.sps = (step - self._last_step) / (now - self._last_time)
             self.writer.add_scalar("perf/sps", self.sps, step)
+        if self.bar is None:
+            self.bar = tqdm(total=self._total, initial=step, unit="step", dynamic_ncols=True,
+                            disable=not self._show_progress, smoothing=0.05)
+        self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
         self.bar.update(step - self.bar.n)
         recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
         self.bar.set_postfix_str(f"sps={self.sps:.0f} return={recent}", refresh=False)
@@ -83,5 +89,6 @@ class Logger:
 
     def close(self) -> None:
         """Flush events and close the bar."""
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
         self.writer.close()

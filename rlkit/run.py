@@ -68,6 +68,7 @@ class Run:
         self.saved = False  # this process wrote a checkpoint
         self.old_event_files: set[Path] = set()  # TensorBoard files from earlier legs of the run
         self.overrides: list[str] = []  # given to --resume
+        self.checkpoint_path: Path | None = None  # the file `checkpoint` came from
 
     # ---- creation -------------------------------------------------------------------
     @classmethod
@@ -112,12 +113,15 @@ class Run:
                 raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
                                 f"trained with {key}={old}); start a new run for {key}={new}")
         checkpoint = load_checkpoint(path)
-        step = int(checkpoint["step"])
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
+            raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count)")
+        step = checkpoint["step"]
         # a finished run can stand a little past its budget (PPO steps whole rollouts): only a lowered one is refused
         if config.train.total_steps < step and config.train.total_steps != saved.train.total_steps:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
                             f"run's step {step}; give a larger value to extend the run")
         run = cls(config, run_dir, checkpoint)
+        run.checkpoint_path = path
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
         # (see save), so an override that does not fit the checkpoint leaves the run as it was
         run.overrides = list(overrides)
@@ -129,7 +133,11 @@ class Run:
         config becomes a one-line UserError instead of a traceback."""
         try:
             yield
-        except (RuntimeError, KeyError, ValueError) as error:
+        except KeyError as error:  # a part the agent saves is missing: another agent's file, or none of ours
+            name = self.checkpoint_path.name if self.checkpoint_path else "the checkpoint"
+            raise UserError(f"--resume {self.dir}: {name} has no {error} part, so it is not a checkpoint "
+                            f"of this {self.config.algo} run") from None
+        except (RuntimeError, ValueError) as error:
             detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
             given = f" with {' '.join(self.overrides)}" if self.overrides else ""
             raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config{given} ({detail}); "

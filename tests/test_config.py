@@ -153,6 +153,25 @@ def test_checkpoints_keep_the_newest_three_and_no_orphan_replays(tmp_path, root)
     assert torch.load(folder / "step_000000000040.pt", weights_only=True)["replay_file"] == "replay_000000000040.npz"
 
 
+def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, capsys):
+    """A foreign .pt file as the newest checkpoint: one line naming it, exit 2, nothing changed."""
+    from rlkit.cli import main as cli_main
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    newest = run_dir / "checkpoints" / "step_000000000900.pt"
+    newest.parent.mkdir()
+    for content, message in [({"weights": torch.zeros(1)}, f"{newest}: not an rlkit checkpoint (it holds no step count)"),
+                             ({"step": 900, "rng": {}}, f"--resume {run_dir}: step_000000000900.pt has no 'learner' "
+                                                         "part, so it is not a checkpoint of this dqn run")]:
+        torch.save(content, newest)
+        before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+        assert cli_main(["train", "--resume", str(run_dir)]) == 2
+        assert capsys.readouterr().err.splitlines() == [f"rlkit train: error: {message}"]  # no progress bar
+        assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     from rlkit.checkpoint import atomic_torch_save
 
