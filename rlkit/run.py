@@ -107,15 +107,17 @@ class Run:
             raise UserError(f"--resume {run_dir}: algo cannot change on resume (the run is {saved.algo}); "
                             "start a new run for another algo")
         config = load_config(config_file, overrides)
-        for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
-            old, new = _dotted(saved, key), _dotted(config, key)
-            if new != old:
-                raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
-                                f"trained with {key}={old}); start a new run for {key}={new}")
         checkpoint = load_checkpoint(path)
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
             raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count)")
         step = checkpoint["step"]
+        # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
+        trained = checkpoint.get("config") if isinstance(checkpoint.get("config"), dict) else {}
+        for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
+            old, new = _dotted_value(trained, key, default=_dotted(saved, key)), _dotted(config, key)
+            if new != old:
+                raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
+                                f"trained with {key}={old}); start a new run for {key}={new}")
         # a finished run can stand a little past its budget (PPO steps whole rollouts): only a lowered one is refused
         if config.train.total_steps < step and config.train.total_steps != saved.train.total_steps:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
@@ -226,6 +228,16 @@ class Run:
             reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
             raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
                             "resume with train.save_replay=false to refill the buffer instead") from None
+
+
+def _dotted_value(data: dict, key: str, default: object) -> object:
+    """The value of a dotted key in nested plain data, or `default` where it is absent."""
+    node: object = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def _dotted(config: Config, key: str) -> object:

@@ -172,6 +172,23 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
         assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, capsys):
+    """The keys fixed on resume are checked against the checkpoint's own config, not config.yaml."""
+    from rlkit.cli import main as cli_main
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE).save(500, {"learner": {}})
+    config_file = run_dir / "config.yaml"
+    config_file.write_text(config_file.read_text().replace("id: CartPole-v1", "id: Acrobot-v1"))
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    assert cli_main(["train", "--resume", str(run_dir)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"rlkit train: error: --resume {run_dir}: env.id cannot change on resume (the checkpoint was trained "
+        "with env.id=CartPole-v1); start a new run for env.id=Acrobot-v1"]
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     from rlkit.checkpoint import atomic_torch_save
 
