@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 import re
 import shutil
@@ -44,6 +46,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
+    """Hold an advisory lock on RUN_DIR/.lock until this process closes the returned descriptor
+    (or exits): two processes training one run would interleave its checkpoints and curves.
+    Returns the descriptor and whether this call created the file."""
+    created = not (run_dir / ".lock").exists()
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"{flag} {run_dir}: another rlkit process is training this run; "
+                        "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)") from None
+    return fd, created
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the highest step in RUN_DIR/checkpoints, or None."""
     found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
@@ -68,6 +85,8 @@ class Run:
         self.saved = False  # this process wrote a checkpoint
         self.old_event_files: set[Path] = set()  # TensorBoard files from earlier legs of the run
         self.overrides: list[str] = []  # given to --resume
+        self.lock: int | None = None  # descriptor holding RUN_DIR/.lock while this process trains
+        self.lock_created = False  # this process made the .lock file (a discarded start removes it)
         self.checkpoint_path: Path | None = None  # the file `checkpoint` came from
 
     # ---- creation -------------------------------------------------------------------
@@ -84,11 +103,15 @@ class Run:
         new_folder = not run_dir.exists()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
+            lock, lock_created = lock_run(run_dir, "--run-dir")
+            if (run_dir / "config.yaml").exists():  # another process made a run here since the check above
+                os.close(lock)
+                raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
             save_config(config, run_dir / "config.yaml")
         except OSError as error:
             raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
-        run.new_folder = new_folder
+        run.new_folder, run.lock, run.lock_created = new_folder, lock, lock_created
         return run
 
     @classmethod
@@ -122,8 +145,12 @@ class Run:
         if config.train.total_steps < step and config.train.total_steps != saved.train.total_steps:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
                             f"run's step {step}; give a larger value to extend the run")
+        lock, lock_created = lock_run(run_dir, "--resume")
+        if latest_checkpoint(run_dir) != path:  # a process that held the run until now saved a newer one
+            os.close(lock)
+            raise UserError(f"--resume {run_dir}: a newer checkpoint appeared while this one loaded; resume again")
         run = cls(config, run_dir, checkpoint)
-        run.checkpoint_path = path
+        run.checkpoint_path, run.lock, run.lock_created = path, lock, lock_created
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
         # (see save), so an override that does not fit the checkpoint leaves the run as it was
         run.overrides = list(overrides)
@@ -182,6 +209,9 @@ class Run:
             self.logger.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
         if not discard or self.saved:
             return
         if self.new_folder:
@@ -189,6 +219,8 @@ class Run:
             return
         if self.checkpoint is None:  # a fresh run in a folder that was there (create refuses one holding a run)
             (self.dir / "config.yaml").unlink(missing_ok=True)
+        if self.lock_created:
+            (self.dir / ".lock").unlink(missing_ok=True)
         if self.logger:  # the event files from before start() are the run's own
             for added in set(self.dir.glob("events.out.tfevents.*")) - self.old_event_files:
                 added.unlink(missing_ok=True)

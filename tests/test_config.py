@@ -148,6 +148,7 @@ def test_checkpoints_keep_the_newest_three_and_no_orphan_replays(tmp_path, root)
     (folder / "replay_000000000007.npz").write_bytes(b"left by a crash before its checkpoint")
     for step in (10, 20, 30, 40):
         run.save(step, {"weights": torch.zeros(2)}, {"frames": np.zeros(3)})
+    run.finish()
     kept = [f"{kind}_{step:012d}.{ext}" for step in (20, 30, 40) for kind, ext in (("replay", "npz"), ("step", "pt"))]
     assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
     assert torch.load(folder / "step_000000000040.pt", weights_only=True)["replay_file"] == "replay_000000000040.npz"
@@ -159,7 +160,7 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
     from rlkit.run import Run
 
     run_dir = tmp_path / "run"
-    Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE).finish()
     newest = run_dir / "checkpoints" / "step_000000000900.pt"
     newest.parent.mkdir()
     for content, message in [({"weights": torch.zeros(1)}, f"{newest}: not an rlkit checkpoint (it holds no step count)"),
@@ -178,7 +179,9 @@ def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, 
     from rlkit.run import Run
 
     run_dir = tmp_path / "run"
-    Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE).save(500, {"learner": {}})
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(500, {"learner": {}})
+    run.finish()
     config_file = run_dir / "config.yaml"
     config_file.write_text(config_file.read_text().replace("id: CartPole-v1", "id: Acrobot-v1"))
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
@@ -274,5 +277,7 @@ def test_a_new_run_is_named_after_its_config(tmp_path, root, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     config = load_config(root / CARTPOLE)
-    assert Run.create(config, None, root / CARTPOLE).dir.name.startswith("cartpole_dqn-")
-    assert Run.create(config, None, Path("runs/pong-s3/config.yaml")).dir.name.startswith("pong-s3-")
+    for config_path, name in [(root / CARTPOLE, "cartpole_dqn-"), (Path("runs/pong-s3/config.yaml"), "pong-s3-")]:
+        run = Run.create(config, None, config_path)
+        run.finish()
+        assert run.dir.name.startswith(name)

@@ -191,21 +191,26 @@ def test_target_syncs_keep_pace_with_many_envs(tmp_path, monkeypatch):
 
 
 def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
-    """SIGTERM mid-run: checkpoint at the step reached, exit 143 (128 + SIGTERM, so a scheduler sees
-    an unfinished job); --resume goes on from that step."""
+    """While a run trains, a second process may not resume it. SIGTERM mid-run: checkpoint at the
+    step reached, exit 143 (128 + SIGTERM, so a scheduler sees an unfinished job); --resume goes on
+    from that step."""
     run_dir = tmp_path / "term"
     process = subprocess.Popen(
         [sys.executable, "-P", "-m", "rlkit.cli", "train", CARTPOLE, "train.progress_bar=false",
-         "train.total_steps=1000000", "train.checkpoint_every=1000000", "--run-dir", str(run_dir)],
+         "train.total_steps=1000000", "train.checkpoint_every=2000", "--run-dir", str(run_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (run_dir.exists() and scalars(run_dir, "perf/sps")):
-        time.sleep(0.5)  # until it has trained and logged a while
+    while time.monotonic() < deadline and not list(run_dir.glob("checkpoints/step_*.pt")):
+        time.sleep(0.5)  # until it has trained a while and saved a checkpoint
+    second = run_cli("train", "--resume", str(run_dir))
+    assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+    assert second.stderr.strip() == (f"rlkit train: error: --resume {run_dir}: another rlkit process is training "
+                                     "this run; wait for it to stop, or stop it (Ctrl-C saves a checkpoint)")
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "stopped; checkpoint saved" in out
-    (checkpoint,) = (run_dir / "checkpoints").glob("step_*.pt")
+    checkpoint = max((run_dir / "checkpoints").glob("step_*.pt"))
     stopped_at = torch.load(checkpoint, weights_only=True)["step"]
     assert 0 < stopped_at < 1_000_000
 
