@@ -6,7 +6,7 @@ import importlib
 import importlib.metadata
 import sys
 
-from rlkit.errors import UserError
+from rlkit.errors import TrainingDiverged, UserError
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,7 +24,8 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2."""
+    """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2
+    (TrainingDiverged: one line, exit status 1)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"rlkit {name}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

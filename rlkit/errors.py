@@ -9,6 +9,11 @@ class UserError(Exception):
     """Bad input from the user (config file, key, value, command, run folder)."""
 
 
+class TrainingDiverged(Exception):
+    """The weights stopped being finite. Nothing is saved from then on, so the checkpoints already
+    written (the newest few are kept) are not pushed out by useless ones; exit status 1."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad arguments as a UserError (one line, exit 2) instead of usage text."""
 

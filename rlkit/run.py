@@ -18,7 +18,7 @@ import torch
 
 from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
-from rlkit.errors import UserError
+from rlkit.errors import TrainingDiverged, UserError
 from rlkit.logger import Logger
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
@@ -226,8 +226,20 @@ class Run:
                 added.unlink(missing_ok=True)
 
     # ---- checkpoints ----------------------------------------------------------------
+    def check_finite(self, step: int, state: object) -> None:
+        """Raise TrainingDiverged if a floating tensor in `state` (a state dict, nested or not) holds
+        NaN or infinity. The loops call it after updates; `save` calls it before writing."""
+        name = _first_nonfinite(state)
+        if name is None:
+            return
+        newest = latest_checkpoint(self.dir)
+        kept = f"{newest.name} keeps the last finite weights" if newest else "no checkpoint had been written"
+        raise TrainingDiverged(f"{self.dir}: training diverged by step {step:,} ({name} is not finite) and stopped "
+                               f"without saving; {kept}. A lower agent.lr or agent.max_grad_norm may help")
+
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
         """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few."""
+        self.check_finite(step, state)
         folder = self.dir / "checkpoints"
         state = {**state, "step": step, "config": config_to_dict(self.config)}
         save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
@@ -260,6 +272,18 @@ class Run:
             reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
             raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
                             "resume with train.save_replay=false to refill the buffer instead") from None
+
+
+def _first_nonfinite(state: object, prefix: str = "") -> str | None:
+    """The dotted name of the first floating tensor holding NaN or infinity in nested dicts/lists."""
+    if isinstance(state, torch.Tensor):
+        return prefix if state.is_floating_point() and not bool(torch.isfinite(state).all()) else None
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
+    for key, value in items:
+        found = _first_nonfinite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _dotted_value(data: dict, key: str, default: object) -> object:

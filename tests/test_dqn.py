@@ -217,3 +217,18 @@ def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
     result = run_cli("train", "--resume", str(run_dir), f"train.total_steps={stopped_at + 500}")
     assert result.returncode == 0, result.stderr
     assert torch.load(run_dir / "checkpoints" / f"step_{stopped_at + 500:012d}.pt", weights_only=True)["step"] == stopped_at + 500
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_folder(tmp_path):
+    """Q-network weights gone NaN (lr 1e30): exit 1 at the next log point, one line naming the weight;
+    nothing saved, the run folder (config and curves) kept."""
+    run_dir = tmp_path / "run"
+    result = run_cli("train", CARTPOLE, "agent.lr=1e30", "train.total_steps=20000", "train.progress_bar=false",
+                     "--run-dir", str(run_dir))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"rlkit train: error: {run_dir}: training diverged by step ") and line.endswith(
+        "is not finite) and stopped without saving; no checkpoint had been written. A lower agent.lr or "
+        "agent.max_grad_norm may help"), line
+    assert (run_dir / "config.yaml").is_file() and scalars(run_dir, "episode/return")
+    assert not (run_dir / "checkpoints").exists()

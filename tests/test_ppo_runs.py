@@ -171,3 +171,21 @@ def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     assert again.returncode == 0 and "the run is complete at step 512" in again.stdout, again.stderr
     lowered = rlkit_train("--resume", str(run_dir), "train.total_steps=200")
     assert lowered.returncode == 2 and "train.total_steps=200 is below the run's step 512" in lowered.stderr
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_good_checkpoints(tmp_path):
+    """Weights gone NaN (lr 1e30 on resume): exit 1 and one line naming the weight and the newest
+    checkpoint; nothing is saved from then on, so the finite checkpoints are not pushed out."""
+    run_dir = tmp_path / "run"
+    first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=512", "train.progress_bar=false",
+                        "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    checkpoints = {path: path.read_bytes() for path in (run_dir / "checkpoints").iterdir()}
+    diverged = rlkit_train("--resume", str(run_dir), "agent.lr=1e30", "train.total_steps=4096",
+                           "train.checkpoint_every=256")
+    assert diverged.returncode == 1 and "Traceback" not in diverged.stderr, diverged.stderr
+    assert diverged.stderr.strip().splitlines() == [
+        f"rlkit train: error: {run_dir}: training diverged by step 768 (actor_torso.net.1.weight is not finite) "
+        "and stopped without saving; step_000000000512.pt keeps the last finite weights. A lower agent.lr or "
+        "agent.max_grad_norm may help"]
+    assert {path: path.read_bytes() for path in (run_dir / "checkpoints").iterdir()} == checkpoints

@@ -109,6 +109,7 @@ def train(run: Run) -> None:
         logger.episodes(result.episode_returns, result.episode_lengths, step)
 
         if step >= next_log:
+            run.check_finite(step, q_net.state_dict())
             if metrics:
                 logger.scalar("train/loss", metrics["loss"].item(), step)
                 logger.scalar("train/q_mean", metrics["q_mean"].item(), step)

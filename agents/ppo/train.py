@@ -83,6 +83,7 @@ def train(run: Run) -> None:
         learn_start = time.perf_counter()
         metrics = learner.update(storage, remaining)
         learn_seconds += time.perf_counter() - learn_start
+        run.check_finite(step, net.state_dict())  # before the next rollout acts on the weights
 
         if step >= next_log:
             for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac",
