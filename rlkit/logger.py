@@ -39,6 +39,7 @@ class Logger:
         # up (a checkpoint that does not fit) stays the only line on the console.
         self.bar: tqdm | None = None
         self._total, self._show_progress = total_steps, show_progress
+        self._start_step, self._started = start_step, time.time()  # the bar's elapsed time and rate count from here
         self._last_step, self._last_time = start_step, time.perf_counter()
         self.sps = 0.0
         self._phase_totals: dict[str, float] = {}
@@ -75,8 +76,9 @@ class Logger:
             self.sps = (step - self._last_step) / (now - self._last_time)
             self.writer.add_scalar("perf/sps", self.sps, step)
         if self.bar is None:
-            self.bar = tqdm(total=self._total, initial=step, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=self._total, initial=self._start_step, unit="step", dynamic_ncols=True,
                             disable=not self._show_progress, smoothing=0.05)
+            self.bar.start_t = self.bar.last_print_t = self._started
         self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
         self.bar.update(step - self.bar.n)
         recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
