@@ -137,7 +137,7 @@ class Run:
         # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
         trained = checkpoint.get("config") if isinstance(checkpoint.get("config"), dict) else {}
         for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
-            old, new = _dotted_value(trained, key, default=_dotted(saved, key)), _dotted(config, key)
+            old, new = _dotted(trained, key, default=_dotted(saved, key)), _dotted(config, key)
             if new != old:
                 raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
                                 f"trained with {key}={old}); start a new run for {key}={new}")
@@ -286,19 +286,14 @@ def _first_nonfinite(state: object, prefix: str = "") -> str | None:
     return None
 
 
-def _dotted_value(data: dict, key: str, default: object) -> object:
-    """The value of a dotted key in nested plain data, or `default` where it is absent."""
-    node: object = data
+def _dotted(node: object, key: str, default: object = None) -> object:
+    """The value of a dotted key such as 'agent.hidden' in a Config or in nested plain data;
+    `default` where plain data lacks it."""
     for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def _dotted(config: Config, key: str) -> object:
-    """The value of a dotted key such as 'agent.hidden'."""
-    node: object = config
-    for part in key.split("."):
-        node = getattr(node, part)
+        if isinstance(node, dict):
+            if part not in node:
+                return default
+            node = node[part]
+        else:
+            node = getattr(node, part)
     return node
