@@ -80,7 +80,7 @@ class GtpClient:
         while b"\n" not in self._pending:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                self._kill()
+                self.kill()
                 raise GtpError(f"'{self.command}' did not answer '{command}' within {timeout:g} s; stopped it")
             if not self._selector.select(None if remaining is None else min(remaining, 3600.0)):  # epoll's limit
                 continue
@@ -91,8 +91,9 @@ class GtpClient:
         line, _, self._pending = self._pending.partition(b"\n")
         return line.decode("utf-8", "replace").rstrip("\r")
 
-    def _kill(self) -> None:
-        """Kill the engine's process group and reap the engine, so nothing is left running."""
+    def kill(self) -> None:
+        """Kill the engine's process group and reap the engine, so nothing is left running
+        (for a stop that cannot wait for `quit`: a timeout, or Ctrl-C while the engine thinks)."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:  # the whole group has exited already
@@ -116,7 +117,7 @@ class GtpClient:
         try:
             self.proc.wait(timeout=QUIT_SECONDS)
         except subprocess.TimeoutExpired:
-            self._kill()
+            self.kill()
 
     def __enter__(self) -> GtpClient:
         return self

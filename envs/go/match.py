@@ -87,6 +87,10 @@ def _start(command: str, option: str, timeout: float) -> tuple[GtpClient, str]:
     except GtpError as error:
         client.close()
         raise UserError(f"{option} '{command}': {error}") from None
+    except BaseException:  # Ctrl-C while the engine has not answered: stop it without waiting
+        client.kill()
+        client.close()
+        raise
     return client, f"{name} {version[1]}".strip() if version[0] else name
 
 
@@ -144,10 +148,10 @@ def main(argv: list[str]) -> int:
     a, a_name = _start(args.black, "--black", args.timeout)
     try:
         b, b_name = _start(args.white, "--white", args.timeout)
-    except UserError:
+    except BaseException:
         a.close()
         raise
-    score_a = 0.0
+    score_a, finished = 0.0, 0
     try:
         for number in range(1, args.games + 1):
             a_is_black = number % 2 == 1
@@ -156,7 +160,6 @@ def main(argv: list[str]) -> int:
             try:
                 game, outcome = play_game(black, white, args.size, args.komi, max_moves)
             except GtpError as error:
-                finished = number - 1
                 if finished:  # the finished games still count: report them before stopping
                     print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
                 note = f" (the match ends after {finished} finished game(s))" if finished else ""
@@ -167,6 +170,13 @@ def main(argv: list[str]) -> int:
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
             print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
                   f"({outcome.reason}, {len(game.moves)} moves) -> {path}", flush=True)
+            finished += 1
+    except KeyboardInterrupt:  # an engine may be mid-reply and unable to take `quit`: stop both now
+        a.kill()
+        b.kill()
+        if finished:
+            print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
+        raise
     finally:
         a.close()
         b.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -133,6 +134,28 @@ def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tm
     assert "game 1: black always-a1, white passes-then-stalls: W+F" in out
     assert "engine A (always-a1" in out and "scored 0 of 1 against engine B (passes-then-stalls" in out
     assert [p.name for p in (tmp_path / "out").glob("*.sgf")] == ["game-001.sgf"]
+
+
+def test_ctrl_c_stops_an_engine_that_never_answers_at_once(tmp_path):
+    """Ctrl-C while an engine has not answered `name`: exit 130 within seconds, and the engine
+    (which ignores its input and would sleep for 600 s) is stopped, not left behind."""
+    silent, pid_file, fake = tmp_path / "silent.py", tmp_path / "engine.pid", tmp_path / "fake.py"
+    silent.write_text(f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)")
+    fake.write_text(FAKE)
+    match = subprocess.Popen([sys.executable, "-P", "-m", "rlkit.cli", "match", "--black", f"{sys.executable} {fake}",
+                              "--white", f"{sys.executable} {silent}", "--games", "1", "--size", "5",
+                              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the match is now waiting for the engine's reply
+    match.send_signal(signal.SIGINT)
+    match.communicate(timeout=10)  # not the 60 s reply timeout, nor the engine's sleep
+    assert match.returncode == 130
+    deadline = time.monotonic() + 5
+    while not _gone(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(int(pid_file.read_text()))
 
 
 @pytest.mark.parametrize("script", [
