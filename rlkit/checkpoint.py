@@ -54,7 +54,12 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
+            try:
+                torch.save(obj, handle)
+            except RuntimeError as error:  # torch's zip writer hides a failed write (a full disk) behind its own
+                if isinstance(error.__context__, OSError):
+                    raise error.__context__ from None
+                raise
             handle.flush()
             os.fsync(handle.fileno())
 

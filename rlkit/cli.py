@@ -6,7 +6,7 @@ import importlib
 import importlib.metadata
 import sys
 
-from rlkit.errors import TrainingDiverged, UserError
+from rlkit.errors import TrainingStopped, UserError
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +25,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2
-    (TrainingDiverged: one line, exit status 1)."""
+    (TrainingStopped, a run that cannot go on: one line, exit status 1)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
+    except TrainingStopped as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

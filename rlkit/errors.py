@@ -9,9 +9,9 @@ class UserError(Exception):
     """Bad input from the user (config file, key, value, command, run folder)."""
 
 
-class TrainingDiverged(Exception):
-    """The weights stopped being finite. Nothing is saved from then on, so the checkpoints already
-    written (the newest few are kept) are not pushed out by useless ones; exit status 1."""
+class TrainingStopped(Exception):
+    """Training cannot go on: its weights stopped being finite, or a checkpoint cannot be written.
+    The run keeps the checkpoints it saved (none is pushed out by a useless one); exit status 1."""
 
 
 class ArgumentParser(argparse.ArgumentParser):

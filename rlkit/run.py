@@ -18,7 +18,7 @@ import torch
 
 from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
-from rlkit.errors import TrainingDiverged, UserError
+from rlkit.errors import TrainingStopped, UserError
 from rlkit.logger import Logger
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
@@ -227,14 +227,14 @@ class Run:
 
     # ---- checkpoints ----------------------------------------------------------------
     def check_finite(self, step: int, state: object) -> None:
-        """Raise TrainingDiverged if a floating tensor in `state` (a state dict, nested or not) holds
+        """Raise TrainingStopped if a floating tensor in `state` (a state dict, nested or not) holds
         NaN or infinity. The loops call it after updates; `save` calls it before writing."""
         name = _first_nonfinite(state)
         if name is None:
             return
         newest = latest_checkpoint(self.dir)
         kept = f"{newest.name} keeps the last finite weights" if newest else "no checkpoint had been written"
-        raise TrainingDiverged(f"{self.dir}: training diverged by step {step:,} ({name} is not finite) and stopped "
+        raise TrainingStopped(f"{self.dir}: training diverged by step {step:,} ({name} is not finite) and stopped "
                                f"without saving; {kept}. A lower agent.lr or agent.max_grad_norm may help")
 
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
@@ -242,12 +242,18 @@ class Run:
         self.check_finite(step, state)
         folder = self.dir / "checkpoints"
         state = {**state, "step": step, "config": config_to_dict(self.config)}
-        save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
-        if replay is not None:
-            atomic_savez(folder / f"replay_{step:012d}.npz", replay)
-            state["replay_file"] = f"replay_{step:012d}.npz"
         path = folder / f"step_{step:012d}.pt"
-        atomic_torch_save(state, path)
+        try:
+            save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
+            if replay is not None:
+                atomic_savez(folder / f"replay_{step:012d}.npz", replay)
+                state["replay_file"] = f"replay_{step:012d}.npz"
+            atomic_torch_save(state, path)
+        except OSError as error:  # a full disk, say: each write is atomic, so what was saved stays whole
+            newest = latest_checkpoint(self.dir)
+            kept = f"{newest.name} is the newest checkpoint" if newest else "no checkpoint had been written"
+            raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
+                                  f"stopped; {kept}") from None
         self.saved = True
         checkpoints = sorted(folder.glob("step_*.pt"))
         for stale in checkpoints[:-KEEP_CHECKPOINTS]:

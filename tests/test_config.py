@@ -192,6 +192,33 @@ def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, 
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path, root, monkeypatch):
+    """A full disk at a checkpoint: TrainingStopped (one line, exit 1) naming the file and the newest
+    checkpoint, which stays whole."""
+    import errno
+
+    import rlkit.run
+    from rlkit.errors import TrainingStopped
+    from rlkit.run import Run
+
+    run = Run.create(load_config(root / CARTPOLE, []), tmp_path / "run", root / CARTPOLE)
+    run.save(10, {"weights": torch.ones(2)})
+    saved = (tmp_path / "run" / "checkpoints" / "step_000000000010.pt").read_bytes()
+
+    def disk_full(obj, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlkit.run, "atomic_torch_save", disk_full)
+    with pytest.raises(TrainingStopped) as error:
+        run.save(20, {"weights": torch.ones(2)})
+    run.finish()
+    assert str(error.value) == (f"{tmp_path / 'run' / 'checkpoints' / 'step_000000000020.pt'}: cannot write the "
+                                "checkpoint (No space left on device), so training stopped; step_000000000010.pt "
+                                "is the newest checkpoint")
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_000000000010.pt"]
+    assert (tmp_path / "run" / "checkpoints" / "step_000000000010.pt").read_bytes() == saved
+
+
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     from rlkit.checkpoint import atomic_torch_save
 
@@ -203,11 +230,18 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
         handle.write(b"half a checkpoint")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError):
-        atomic_torch_save({"weights": torch.zeros(3)}, path)
-    assert path.read_bytes() == before
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    def disk_full_behind_zip_writer(obj, handle):  # what torch.save does when the disk fills
+        try:
+            disk_full(obj, handle)
+        finally:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 281152 vs 281104")
+
+    for failing_save in (disk_full, disk_full_behind_zip_writer):
+        monkeypatch.setattr(torch, "save", failing_save)
+        with pytest.raises(OSError, match="No space left on device"):  # the cause, for the one-line error
+            atomic_torch_save({"weights": torch.zeros(3)}, path)
+        assert path.read_bytes() == before
+        assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
 
 
 def test_overrides_may_come_before_or_after_the_flags():
