@@ -1,52 +1,16 @@
-"""Atomic file writes and checkpoint save/load. Checkpoints are data: loaded with weights_only=True."""
+"""Checkpoint save/load (written atomically). Checkpoints are data: loaded with weights_only=True."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from rlkit.atomic import atomic_write
 from rlkit.errors import UserError
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_read_umask()  # read once: os.umask can only be read by setting it
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through `write(tmp_path)` into a temporary file beside `path`, then rename over it.
-    The file gets the mode a plain open() would give (mkstemp's own is 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-        folder = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace a text file atomically."""
-    _atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -63,7 +27,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -75,7 +39,7 @@ def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from rlkit.atomic import atomic_write_text
 from rlkit.errors import UserError
 
 # algo name -> module exposing `AgentConfig` (a dataclass) and `train(run) -> None`
@@ -181,8 +182,6 @@ def config_to_dict(config: Config) -> dict:
 
 def save_config(config: Config, path: Path) -> None:
     """Write the resolved config atomically."""
-    from rlkit.checkpoint import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 

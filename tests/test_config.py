@@ -288,7 +288,7 @@ def test_ctrl_c_while_setting_up_leaves_no_run_folder(tmp_path, root, monkeypatc
 
 
 def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
-    from rlkit.checkpoint import atomic_write_text
+    from rlkit.atomic import atomic_write_text
 
     atomic_write_text(tmp_path / "atomic.txt", "x")
     (tmp_path / "plain.txt").write_text("x")

@@ -152,6 +152,12 @@ def main(argv: list[str]) -> int:
         a.close()
         raise
     score_a, finished = 0.0, 0
+
+    def report_finished() -> None:
+        """The finished games still count: report them before the match stops early."""
+        if finished:
+            print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
+
     try:
         for number in range(1, args.games + 1):
             a_is_black = number % 2 == 1
@@ -160,12 +166,16 @@ def main(argv: list[str]) -> int:
             try:
                 game, outcome = play_game(black, white, args.size, args.komi, max_moves)
             except GtpError as error:
-                if finished:  # the finished games still count: report them before stopping
-                    print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
+                report_finished()
                 note = f" (the match ends after {finished} finished game(s))" if finished else ""
                 raise UserError(f"game {number}: {error}{note}") from None
             path = out / f"game-{number:03d}.sgf"
-            write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
+            try:
+                write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
+            except OSError as error:  # a full disk: the records already written stay whole (atomic writes)
+                report_finished()
+                raise UserError(f"--out {out}: cannot write {path.name} ({error.strerror or error}); "
+                                f"the match ends after {finished} recorded game(s)") from None
             a_color = 1 if a_is_black else 2
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
             print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
@@ -174,8 +184,7 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:  # an engine may be mid-reply and unable to take `quit`: stop both now
         a.kill()
         b.kill()
-        if finished:
-            print(summary(a_name, args.black, b_name, args.white, score_a, finished), flush=True)
+        report_finished()
         raise
     finally:
         a.close()

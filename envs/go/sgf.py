@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rlkit.atomic import atomic_write_text
 
 from .coords import color_letter, format_sgf_point, parse_sgf_point
 from .game import Game, IllegalMove
@@ -59,17 +60,8 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
 
 
 def write_sgf(path: str | os.PathLike, game: Game, **info: str) -> None:
-    """Write the game as SGF: a temporary file in the same folder, then os.replace (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(to_sgf(game, **info))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write the game as SGF (UTF-8) atomically: a temporary file beside it, then a rename."""
+    atomic_write_text(Path(path), to_sgf(game, **info))
 
 
 class _Parser:

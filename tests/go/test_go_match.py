@@ -136,6 +136,32 @@ def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tm
     assert [p.name for p in (tmp_path / "out").glob("*.sgf")] == ["game-001.sgf"]
 
 
+def test_a_record_that_cannot_be_written_stops_the_match_in_one_line(tmp_path, capsys, monkeypatch):
+    """A full disk at game 2's record: the finished game is reported, then one line names the file."""
+    import errno
+
+    import rlkit.envs.go.match as match
+    from rlkit.envs.go.sgf import write_sgf
+
+    def disk_full_after_one(path, *args, **kwargs):
+        if path.name != "game-001.sgf":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write_sgf(path, *args, **kwargs)
+
+    monkeypatch.setattr(match, "write_sgf", disk_full_after_one)
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE)
+    out_dir = tmp_path / "out"
+    with pytest.raises(UserError) as error:
+        main(["--black", f"{sys.executable} {fake}", "--white", f"{sys.executable} {fake}", "--games", "3",
+              "--size", "5", "--out", str(out_dir)])
+    assert str(error.value) == (f"--out {out_dir}: cannot write game-002.sgf (No space left on device); "
+                                "the match ends after 1 recorded game(s)")
+    # game 1: White, the same always-A1 engine, plays on Black's stone and forfeits; A (Black) scores 1
+    assert "scored 1 of 1 against engine B" in capsys.readouterr().out
+    assert [p.name for p in out_dir.glob("*.sgf")] == ["game-001.sgf"]
+
+
 def test_ctrl_c_stops_an_engine_that_never_answers_at_once(tmp_path):
     """Ctrl-C while an engine has not answered `name`: exit 130 within seconds, and the engine
     (which ignores its input and would sleep for 600 s) is stopped, not left behind."""

@@ -114,3 +114,5 @@ def test_writes_are_atomic_and_replace_the_old_file(tmp_path):
     write_sgf(path, random_game(5, 12))
     assert path.read_text() != first
     assert os.listdir(path.parent) == ["g.sgf"]  # no temporary file left behind
+    (tmp_path / "plain.sgf").write_text("x")  # readable like any file the user writes (was 0600)
+    assert path.stat().st_mode == (tmp_path / "plain.sgf").stat().st_mode
