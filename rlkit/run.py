@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import random
 import re
@@ -97,6 +98,10 @@ class Run:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = config_path.parent.name if config_path.name == "config.yaml" else config_path.stem  # a run's own
             run_dir = Path("runs") / f"{name}-{stamp}"
+            for number in itertools.count(2):  # another run of this config started in the same second
+                if not run_dir.exists():
+                    break
+                run_dir = Path("runs") / f"{name}-{stamp}-{number}"
         if (run_dir / "config.yaml").exists():
             raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
         resolve_device(config.device)  # fail before creating anything

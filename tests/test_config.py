@@ -306,7 +306,8 @@ def test_a_section_override_is_blamed_for_its_keys_and_yaml_merge_keys_still_wor
 
 
 def test_a_new_run_is_named_after_its_config(tmp_path, root, monkeypatch):
-    """configs/x.yaml gives runs/x-TIMESTAMP; an old run's config.yaml gives runs/OLDRUN-TIMESTAMP."""
+    """configs/x.yaml gives runs/x-TIMESTAMP; an old run's config.yaml gives runs/OLDRUN-TIMESTAMP;
+    a second start in the same second gets runs/x-TIMESTAMP-2."""
     from rlkit.run import Run
 
     monkeypatch.chdir(tmp_path)
@@ -315,3 +316,9 @@ def test_a_new_run_is_named_after_its_config(tmp_path, root, monkeypatch):
         run = Run.create(config, None, config_path)
         run.finish()
         assert run.dir.name.startswith(name)
+    monkeypatch.setattr("time.strftime", lambda _: "20261127-150000")  # three starts within one second
+    same_second = [Run.create(config, None, root / CARTPOLE) for _ in range(3)]
+    for run in same_second:
+        run.finish()
+    assert [run.dir.name for run in same_second] == ["cartpole_dqn-20261127-150000", "cartpole_dqn-20261127-150000-2",
+                                               "cartpole_dqn-20261127-150000-3"]
