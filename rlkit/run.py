@@ -62,6 +62,12 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
     return fd, created
 
 
+def _refuse_a_run_in(run_dir: Path) -> None:
+    """A fresh run never goes into a folder that holds one."""
+    if (run_dir / "config.yaml").exists():
+        raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the highest step in RUN_DIR/checkpoints, or None."""
     found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
@@ -102,17 +108,18 @@ class Run:
                 if not run_dir.exists():
                     break
                 run_dir = Path("runs") / f"{name}-{stamp}-{number}"
-        if (run_dir / "config.yaml").exists():
-            raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+        _refuse_a_run_in(run_dir)
         resolve_device(config.device)  # fail before creating anything
         new_folder = not run_dir.exists()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             lock, lock_created = lock_run(run_dir, "--run-dir")
-            if (run_dir / "config.yaml").exists():  # another process made a run here since the check above
+            try:
+                _refuse_a_run_in(run_dir)  # another process may have made one here since the check above
+                save_config(config, run_dir / "config.yaml")
+            except BaseException:
                 os.close(lock)
-                raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
-            save_config(config, run_dir / "config.yaml")
+                raise
         except OSError as error:
             raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
