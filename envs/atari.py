@@ -15,6 +15,7 @@ import re
 import gymnasium as gym
 import numpy as np
 from ale_py import roms
+from ale_py.registration import rom_id_to_name
 from ale_py.vector_env import AtariVectorEnv
 
 from rlkit.config import EnvConfig
@@ -25,14 +26,14 @@ ATARI_ID = re.compile(r"^ALE/([A-Za-z0-9]+)-v5$")
 
 
 def rom_name(env_id: str) -> str:
-    """'ALE/MontezumaRevenge-v5' -> 'montezuma_revenge', checked against the ROMs ale-py ships."""
+    """'ALE/MontezumaRevenge-v5' -> 'montezuma_revenge', through ale-py's own naming of the ROMs it ships."""
     match = ATARI_ID.match(env_id)
     if not match:
         raise UserError(f"env.id: '{env_id}' is not an Atari id of the form ALE/Name-v5")
-    name = re.sub(r"(?<!^)(?=[A-Z])", "_", match.group(1)).lower()
-    if name not in roms.get_all_rom_ids():
-        raise UserError(f"env.id: unknown Atari game '{env_id}' (no ROM named '{name}' in ale-py)")
-    return name
+    shipped = {rom_id_to_name(rom): rom for rom in roms.get_all_rom_ids()}  # 'TicTacToe3D' -> 'tic_tac_toe_3d'
+    if match.group(1) not in shipped:
+        raise UserError(f"env.id: unknown Atari game '{env_id}' (ale-py ships no ROM named {match.group(1)})")
+    return shipped[match.group(1)]
 
 
 class AtariVec:

@@ -20,6 +20,7 @@ def play(env, steps, seed=0):
 def test_ids_map_to_shipped_roms():
     assert rom_name("ALE/Pong-v5") == "pong"
     assert rom_name("ALE/MontezumaRevenge-v5") == "montezuma_revenge"
+    assert rom_name("ALE/TicTacToe3D-v5") == "tic_tac_toe_3d"  # a digit inside the name
     with pytest.raises(UserError, match="unknown Atari game"):
         rom_name("ALE/Pongg-v5")
     with pytest.raises(UserError, match="ALE/Name-v5"):
