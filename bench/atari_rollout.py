@@ -47,7 +47,7 @@ def rlkit_stepper(game: str, envs: int, threads: int, device: str) -> tuple[Call
     def step() -> None:
         rollout.send(torch.randint(0, n, (envs,), device=device, generator=generator))
         rollout.recv()
-    return step, rollout.close
+    return step, rollout.env.close
 
 
 def timed(step: Callable[[], None], count: int) -> float:

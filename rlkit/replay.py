@@ -55,8 +55,9 @@ class ReplayBuffer:
                  stack: int = 1, n_step: int = 1, gamma: float = 0.99, prioritized: bool = False,
                  alpha: float = 0.6, seed: int = 0, check_memory: bool = True):
         self.num_envs = num_envs
-        # Extra slots per env absorb the final frames of ended episodes and the stack lookback.
-        self.slots = max(capacity // num_envs, n_step + stack + 2) + stack + n_step
+        # Each env holds its share of `capacity`, rounded up so that the whole buffer holds at least
+        # that many; extra slots absorb the final frames of ended episodes and the stack lookback.
+        self.slots = max(-(-capacity // num_envs), n_step + stack + 2) + stack + n_step
         self.frame_shape, self.stack, self.n_step, self.gamma = tuple(frame_shape), stack, n_step, gamma
         shape = (self.slots, num_envs)
         need = self.nbytes_for(shape, frame_shape, frame_dtype, prioritized)

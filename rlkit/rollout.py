@@ -83,6 +83,3 @@ class Rollout:
         out = policy(*args, **kwargs)
         self.seconds["act"] += time.perf_counter() - start
         return out
-
-    def close(self) -> None:
-        self.env.close()

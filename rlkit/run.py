@@ -89,7 +89,7 @@ class Run:
         self.stop_signal: int | None = None  # SIGINT or SIGTERM, once one asked the loop to stop
         self.logger: Logger | None = None
         self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
-        self.saved = False  # this process wrote a checkpoint
+        self.saved_step: int | None = None  # the step of the last checkpoint this process wrote
         self.old_event_files: set[Path] = set()  # TensorBoard files from earlier legs of the run
         self.overrides: list[str] = []  # given to --resume
         self.lock: int | None = None  # descriptor holding RUN_DIR/.lock while this process trains
@@ -224,7 +224,7 @@ class Run:
         if self.lock is not None:
             os.close(self.lock)
             self.lock = None
-        if not discard or self.saved:
+        if not discard or self.saved_step is not None:
             return
         if self.new_folder:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -250,11 +250,14 @@ class Run:
                                f"without saving; {kept}. A lower agent.lr or agent.max_grad_norm may help")
 
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
-        """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few."""
-        self.check_finite(step, state)
+        """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few. A step
+        saved already (a periodic checkpoint that fell on the last step) is not written again."""
         folder = self.dir / "checkpoints"
-        state = {**state, "step": step, "config": config_to_dict(self.config)}
         path = folder / f"step_{step:012d}.pt"
+        if step == self.saved_step:
+            return path
+        self.check_finite(step, state)
+        state = {**state, "step": step, "config": config_to_dict(self.config)}
         try:
             save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
             if replay is not None:
@@ -266,7 +269,7 @@ class Run:
             kept = f"{newest.name} is the newest checkpoint" if newest else "no checkpoint had been written"
             raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
                                   f"stopped; {kept}") from None
-        self.saved = True
+        self.saved_step = step
         checkpoints = sorted(folder.glob("step_*.pt"))
         for stale in checkpoints[:-KEEP_CHECKPOINTS]:
             stale.unlink(missing_ok=True)

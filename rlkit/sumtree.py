@@ -33,6 +33,8 @@ class SumTree:
     def update(self, leaves: np.ndarray, priorities: np.ndarray) -> None:
         """Set leaf priorities, then recompute only the ancestors (one vector op per level)."""
         nodes = self.size + np.asarray(leaves, dtype=np.int64)
+        if len(nodes) == 0:
+            return
         self.tree[nodes] = priorities
         nodes = np.unique(nodes // 2)
         while nodes[0] >= 1:

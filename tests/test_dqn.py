@@ -189,6 +189,26 @@ def test_target_syncs_keep_pace_with_many_envs(tmp_path, monkeypatch):
     assert len(syncs) == 198  # sync points 2, 4, ..., 396: the last vector step starts at step 396
 
 
+def test_each_checkpoint_is_written_once_and_the_envs_are_closed_on_every_way_out(tmp_path, monkeypatch):
+    """The periodic checkpoint that falls on the last step is not written again by the final save;
+    the env is closed after a finished run and after one stopped by divergence."""
+    import rlkit.run
+    from rlkit.envs.classic import ClassicVec
+
+    written, closed = [], []
+    save = rlkit.run.atomic_torch_save
+    monkeypatch.setattr(rlkit.run, "atomic_torch_save", lambda state, path: (written.append(path.name), save(state, path)))
+    close = ClassicVec.close
+    monkeypatch.setattr(ClassicVec, "close", lambda self: (closed.append(1), close(self)))
+    budget = ["agent.learning_starts=100", "train.total_steps=1000", "train.checkpoint_every=500",
+              "train.progress_bar=false"]
+    assert cli_main(["train", str(ROOT / CARTPOLE), *budget, "--run-dir", str(tmp_path / "run")]) == 0
+    assert written == ["step_000000000500.pt", "step_000000001000.pt"] and closed == [1]
+    diverging = ["train", str(ROOT / CARTPOLE), *budget, "agent.lr=1e30", "--run-dir", str(tmp_path / "nan")]
+    assert cli_main(diverging) == 1  # training diverged and stopped
+    assert closed == [1, 1]
+
+
 def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
     """While a run trains, a second process may not resume it. SIGTERM mid-run: checkpoint at the
     step reached, exit 143 (128 + SIGTERM, so a scheduler sees an unfinished job); --resume goes on

@@ -102,6 +102,7 @@ def test_explained_variance():
     target = torch.tensor([1.0, 2.0, 3.0, 4.0])
     assert explained_variance(target, target) == pytest.approx(1.0)
     assert explained_variance(torch.full((4,), 2.5), target) == pytest.approx(0.0)
+    assert np.isnan(explained_variance(torch.tensor([1.0]), torch.tensor([2.0])))  # one sample: no variance, no warning
 
 
 @pytest.mark.parametrize("space", [gym.spaces.Discrete(5), gym.spaces.Box(-2.0, 2.0, (3,), np.float32)])

@@ -108,6 +108,18 @@ def test_atari_memory_for_a_million_transitions_stays_under_7_5_gb():
     assert need < 7.5e9
 
 
+@pytest.mark.parametrize("num_envs", [1, 3, 7])
+def test_a_full_buffer_holds_at_least_its_capacity(num_envs):
+    """Capacity split over envs rounds up: buffer_size = batch_size = 32 over 3 envs once held only
+    30 sampleable transitions, so learning never started."""
+    replay = ReplayBuffer(capacity=32, num_envs=num_envs, frame_shape=(2,), frame_dtype=np.float32, stack=1)
+    for _ in range(200):
+        zeros = np.zeros(num_envs)
+        replay.add(np.ones((num_envs, 2)), zeros.astype(np.int64), zeros, zeros > 0, zeros > 0, np.ones((num_envs, 2)))
+    assert len(replay) >= 32
+    assert replay.sample(32, torch.device("cpu")).obs.shape == (32, 2)
+
+
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_buffer_refuses_to_start_exactly_when_memory_is_short(monkeypatch, prioritized):
     import rlkit.replay
@@ -132,6 +144,8 @@ def test_sumtree_samples_in_proportion_to_priority():
     counts = np.bincount(leaves, minlength=5) / 100_000
     np.testing.assert_allclose(counts, [0.1, 0.0, 0.2, 0.3, 0.4], atol=0.01)
     tree.update(np.array([3, 3]), np.array([0.0, 0.0]))
+    assert tree.total == pytest.approx(7.0)
+    tree.update(np.array([], dtype=np.int64), np.array([]))  # nothing to change (no sampled slot left)
     assert tree.total == pytest.approx(7.0)
 
 

@@ -6,6 +6,7 @@ log, checkpoint. The learner's update overlaps with environment stepping in ale-
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import gymnasium as gym
@@ -20,18 +21,22 @@ from rlkit.errors import UserError
 from rlkit.replay import ReplayBuffer
 from rlkit.rollout import Rollout
 from rlkit.run import Run
+from rlkit.vec import VecEnv
 
 
 def train(run: Run) -> None:
     """Train DQN for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
+    with contextlib.closing(make_vec(run.config.env)) as env:  # closed on every way out
+        train_on(run, env)
+
+
+def train_on(run: Run, env: VecEnv) -> None:
+    """Train on `env`, a vector env made from `run.config.env` (the caller closes it)."""
     cfg, agent, device = run.config, run.config.agent, run.device
-    env = make_vec(cfg.env)
     if not isinstance(env.single_action_space, gym.spaces.Discrete):
-        env.close()
         raise UserError(f"env.id: {cfg.env.id} has action space {env.single_action_space}; DQN needs "
                         "Discrete actions (algo: ppo takes continuous ones)")
     if agent.buffer_size < agent.batch_size:
-        env.close()
         raise UserError(f"agent.buffer_size: {agent.buffer_size} is less than agent.batch_size "
                         f"({agent.batch_size}); the buffer must hold a batch")
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
@@ -123,4 +128,3 @@ def train(run: Run) -> None:
             next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
     save()
     logger.progress(step)
-    rollout.close()

@@ -29,8 +29,8 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 
 def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
     """1 - Var[target - predicted] / Var[target]: 1 is a perfect critic, <= 0 no better than a constant."""
-    variance = target.var()
-    return float("nan") if variance == 0 else float(1 - (target - predicted).var() / variance)
+    variance = target.var(correction=0)  # population variance, as numpy's (CleanRL); defined for one sample
+    return float("nan") if variance == 0 else float(1 - (target - predicted).var(correction=0) / variance)
 
 
 class PPOLearner:

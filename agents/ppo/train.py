@@ -6,6 +6,7 @@ pass per step), compute GAE, run several epochs of minibatch updates, log, check
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import gymnasium as gym
@@ -21,6 +22,7 @@ from rlkit.errors import UserError
 from rlkit.rollout import Rollout
 from rlkit.run import Run
 from rlkit.storage import RolloutStorage
+from rlkit.vec import VecEnv
 
 
 def check_config(cfg: Config, action_space: gym.Space) -> None:
@@ -37,14 +39,15 @@ def check_config(cfg: Config, action_space: gym.Space) -> None:
 
 def train(run: Run) -> None:
     """Train PPO for `train.total_steps` environment steps, resuming from `run.checkpoint` if set."""
+    with contextlib.closing(make_vec(run.config.env)) as env:  # closed on every way out
+        train_on(run, env)
+
+
+def train_on(run: Run, env: VecEnv) -> None:
+    """Train on `env`, a vector env made from `run.config.env` (the caller closes it)."""
     cfg, agent, device = run.config, run.config.agent, run.device
-    env = make_vec(cfg.env)
     num_envs, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
-    try:
-        check_config(cfg, action_space)
-    except UserError:
-        env.close()
-        raise
+    check_config(cfg, action_space)
     logger = run.start()  # seeds torch before the network is built
     net = ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std).to(device)
     learner = PPOLearner(net, agent)
@@ -98,4 +101,3 @@ def train(run: Run) -> None:
                 next_checkpoint += cfg.train.checkpoint_every
     save()
     logger.progress(step)
-    rollout.close()
