@@ -34,11 +34,14 @@ class ClassicVec:
         self.num_envs = cfg.num_envs
         self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
                                  vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
-        self.single_observation_space = self.envs.single_observation_space
-        if not isinstance(self.single_observation_space, gym.spaces.Box):
+        space = self.envs.single_observation_space
+        if not isinstance(space, gym.spaces.Box):
             self.envs.close()
-            raise UserError(f"env.id: {cfg.id} has observation space {self.single_observation_space}; "
+            raise UserError(f"env.id: {cfg.id} has observation space {space}; "
                             "the classic-control adapter takes Box (array) observations")
+        # observations come out as float32 (below), so the space says so too (MuJoCo's are float64)
+        self.single_observation_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
+                                                       dtype=np.float32)
         self.single_action_space = self.envs.single_action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None

@@ -27,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2
     (TrainingStopped, a run that cannot go on: one line, exit status 1)."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        print(f"rlkit: error: give a command ({', '.join(COMMANDS)}); rlkit --help says more", file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         print(_usage())
-        return 0 if argv else 2
+        return 0
     if argv[0] == "--version":
         print(f"rlkit {importlib.metadata.version('rlkit')}")
         return 0

@@ -100,6 +100,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         raise UserError(f"{path}: not UTF-8 text (byte {error.start}); save the config as UTF-8") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)
+    except RecursionError:
+        raise UserError(f"{path}: malformed YAML: nested too deeply") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -135,17 +137,17 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
     origins = {}
     for item in overrides:
         key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"override '{item}': expected KEY=VALUE, e.g. agent.lr=1e-4")
-        node = data
         parts = key.split(".")
+        if not sep or not all(parts):
+            raise UserError(f"override '{item}': expected KEY=VALUE with a dotted KEY, e.g. agent.lr=1e-4")
+        node = data
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         try:
             node[parts[-1]] = yaml.safe_load(text) if text else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             raise UserError(f"override '{item}': the value is not valid YAML") from None
         origins[key] = item
     return origins
@@ -160,6 +162,9 @@ def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = N
             given = (origins or {}).get(".".join(parts[:end]))
             if given:
                 return f"override '{given}' (applied to {source}): {key}"
+        inside = [given for dotted, given in (origins or {}).items() if dotted.startswith(key + ".")]
+        if inside:  # an override that made this section (foo.bar=1 makes an unknown `foo`)
+            return f"override '{inside[0]}' (applied to {source}): {key}"
         return f"{source}: {key}"
 
     data = dict(data)
@@ -167,7 +172,9 @@ def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = N
     if not isinstance(algo, str):
         raise UserError(f"{where('algo')}: expected a string, got {algo!r}")
     module = agent_module(algo, where=where("algo"))
-    agent_data = data.pop("agent", None) or {}
+    agent_data = data.pop("agent", None)
+    if agent_data is None:  # `agent:` left empty or out: the algorithm's defaults
+        agent_data = {}
     config = _build(Config, data, where, prefix="")
     config.agent = _build(module.AgentConfig, agent_data, where, prefix="agent.")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
@@ -194,7 +201,7 @@ def _build(cls: type, data: Any, where: Callable[[str], str], prefix: str) -> An
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [key for key in data if key not in fields]
     if unknown:
-        raise UserError(f"{where(prefix + unknown[0])}: unknown key (known: {', '.join(fields)})")
+        raise UserError(f"{where(f'{prefix}{unknown[0]}')}: unknown key (known: {', '.join(fields)})")
     values = {}
     for name, value in data.items():
         key = prefix + name

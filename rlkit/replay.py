@@ -10,7 +10,6 @@ episode still bootstraps from its true final observation.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 
 from rlkit.errors import UserError
 from rlkit.frame_stack import gather_stacks
+from rlkit.memory import require_memory
 from rlkit.sumtree import SumTree
 
 
@@ -32,18 +32,6 @@ class Batch:
     discounts: torch.Tensor  # gamma**m, or 0 where the episode terminated within n steps
     weights: torch.Tensor  # importance weights (ones without prioritized replay)
     indices: np.ndarray  # flat slot indices, for priority updates
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation (Linux MemAvailable)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 class ReplayBuffer:
@@ -61,9 +49,8 @@ class ReplayBuffer:
         self.frame_shape, self.stack, self.n_step, self.gamma = tuple(frame_shape), stack, n_step, gamma
         shape = (self.slots, num_envs)
         need = self.nbytes_for(shape, frame_shape, frame_dtype, prioritized)
-        if check_memory and need > available_memory():
-            raise UserError(f"agent.buffer_size: replay needs {need / 2**30:.1f} GiB but only "
-                            f"{available_memory() / 2**30:.1f} GiB of memory is available; lower agent.buffer_size")
+        if check_memory:
+            require_memory(need, "the replay buffer", "agent.buffer_size")
         self.frames = np.zeros(shape + self.frame_shape, dtype=frame_dtype)
         self.actions = np.zeros(shape, dtype=np.int64)
         self.rewards = np.zeros(shape, dtype=np.float32)
@@ -247,7 +234,7 @@ class ReplayBuffer:
         slots = int(state.get("slots", len(state["frames"])))  # older snapshots saved every slot
         saved_shape = (slots, *state["frames"].shape[1:])
         if saved_shape != self.frames.shape:
-            raise UserError(f"agent.buffer_size, env.num_envs: the saved replay holds (slots, envs, frame) "
+            raise UserError(f"agent.buffer_size, agent.n_step, env.num_envs: the saved replay holds (slots, envs, frame) "
                             f"{saved_shape}, this config makes {self.frames.shape}; resume with the run's values")
         filled = len(state["frames"])
         for name in self._PER_SLOT:

@@ -55,7 +55,7 @@ class Rollout:
         self._copied.synchronize()  # the previous copy out of the staging buffer has finished
         self._staging.numpy()[...] = array
         tensor = self._staging.to(self.device, non_blocking=True)
-        self._copied.record()
+        self._copied.record(torch.cuda.current_stream(self.device))  # the copy runs on the target GPU's stream
         return tensor
 
     def send(self, actions: torch.Tensor | np.ndarray) -> None:

@@ -52,7 +52,10 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
     (or exits): two processes training one run would interleave its checkpoints and curves.
     Returns the descriptor and whether this call created the file."""
     created = not (run_dir / ".lock").exists()
-    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:  # a read-only folder, say
+        raise UserError(f"{flag} {run_dir}: cannot write to the run folder ({error.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -64,15 +67,33 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
 
 def _refuse_a_run_in(run_dir: Path) -> None:
     """A fresh run never goes into a folder that holds one."""
-    if (run_dir / "config.yaml").exists():
-        raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+    if not (run_dir / "config.yaml").exists():
+        return
+    if latest_checkpoint(run_dir) is None:
+        raise UserError(f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
+                        "before its first has nothing to continue: remove the folder or choose another --run-dir)")
+    raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of writes a killed process left unfinished (a replay's can be GBs).
+    Called with the run's lock held, so no other process is writing them."""
+    for pattern in ("checkpoints/.step_*.tmp", "checkpoints/.replay_*.tmp", ".config.yaml.*.tmp"):
+        for stale in run_dir.glob(pattern):
+            stale.unlink(missing_ok=True)
+
+
+def checkpoints_of(run_dir: Path) -> list[Path]:
+    """RUN_DIR/checkpoints/step_N.pt files, oldest step first; other files there are not counted."""
+    found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return [path for _, path in sorted(found)]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the highest step in RUN_DIR/checkpoints, or None."""
-    found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
-             if (m := CHECKPOINT_NAME.search(p.name))]
-    return max(found)[1] if found else None
+    found = checkpoints_of(run_dir)
+    return found[-1] if found else None
 
 
 class Run:
@@ -88,7 +109,9 @@ class Run:
         self.start_step = int(checkpoint["step"]) if checkpoint else 0
         self.stop_signal: int | None = None  # SIGINT or SIGTERM, once one asked the loop to stop
         self.logger: Logger | None = None
-        self.new_folder = False  # created by this run: removed again if it fails before a checkpoint
+        # the outermost folder this run created (runs/ too, if it made that): removed again if the
+        # run fails before a checkpoint
+        self.new_folder: Path | None = None
         self.saved_step: int | None = None  # the step of the last checkpoint this process wrote
         self.old_event_files: set[Path] = set()  # TensorBoard files from earlier legs of the run
         self.overrides: list[str] = []  # given to --resume
@@ -110,7 +133,7 @@ class Run:
                 run_dir = Path("runs") / f"{name}-{stamp}-{number}"
         _refuse_a_run_in(run_dir)
         resolve_device(config.device)  # fail before creating anything
-        new_folder = not run_dir.exists()
+        new_folder = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             lock, lock_created = lock_run(run_dir, "--run-dir")
@@ -134,7 +157,8 @@ class Run:
             raise UserError(f"--resume {run_dir}: no run there (no config.yaml)")
         path = latest_checkpoint(run_dir)
         if path is None:
-            raise UserError(f"--resume {run_dir}: the run has no checkpoint yet")
+            raise UserError(f"--resume {run_dir}: the run has no checkpoint yet (one that stopped before its "
+                            "first has nothing to continue: train it again in a new --run-dir)")
         saved = load_config(config_file)
         given: dict = {}
         apply_overrides(given, overrides)  # the algo is checked first: another algo has other agent keys
@@ -154,13 +178,15 @@ class Run:
                 raise UserError(f"--resume {run_dir}: {key} cannot change on resume (the checkpoint was "
                                 f"trained with {key}={old}); start a new run for {key}={new}")
         # a finished run can stand a little past its budget (PPO steps whole rollouts): only a lowered one is refused
-        if config.train.total_steps < step and config.train.total_steps != saved.train.total_steps:
+        trained_total = _dotted(trained, "train.total_steps", default=saved.train.total_steps)
+        if config.train.total_steps < step and config.train.total_steps != trained_total:
             raise UserError(f"--resume {run_dir}: train.total_steps={config.train.total_steps} is below the "
                             f"run's step {step}; give a larger value to extend the run")
         lock, lock_created = lock_run(run_dir, "--resume")
         if latest_checkpoint(run_dir) != path:  # a process that held the run until now saved a newer one
             os.close(lock)
             raise UserError(f"--resume {run_dir}: a newer checkpoint appeared while this one loaded; resume again")
+        _remove_stale_temporaries(run_dir)
         run = cls(config, run_dir, checkpoint)
         run.checkpoint_path, run.lock, run.lock_created = path, lock, lock_created
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
@@ -227,7 +253,7 @@ class Run:
         if not discard or self.saved_step is not None:
             return
         if self.new_folder:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self.new_folder, ignore_errors=True)
             return
         if self.checkpoint is None:  # a fresh run in a folder that was there (create refuses one holding a run)
             (self.dir / "config.yaml").unlink(missing_ok=True)
@@ -259,18 +285,19 @@ class Run:
         self.check_finite(step, state)
         state = {**state, "step": step, "config": config_to_dict(self.config)}
         try:
-            save_config(self.config, self.dir / "config.yaml")  # the config this checkpoint was trained under
             if replay is not None:
                 atomic_savez(folder / f"replay_{step:012d}.npz", replay)
                 state["replay_file"] = f"replay_{step:012d}.npz"
             atomic_torch_save(state, path)
+            # then the config this checkpoint was trained under: a failed save leaves config.yaml as it was
+            save_config(self.config, self.dir / "config.yaml")
         except OSError as error:  # a full disk, say: each write is atomic, so what was saved stays whole
             newest = latest_checkpoint(self.dir)
             kept = f"{newest.name} is the newest checkpoint" if newest else "no checkpoint had been written"
             raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
                                   f"stopped; {kept}") from None
         self.saved_step = step
-        checkpoints = sorted(folder.glob("step_*.pt"))
+        checkpoints = checkpoints_of(self.dir)
         for stale in checkpoints[:-KEEP_CHECKPOINTS]:
             stale.unlink(missing_ok=True)
         kept = {p.name.replace("step_", "replay_").replace(".pt", ".npz") for p in checkpoints[-KEEP_CHECKPOINTS:]}

@@ -13,6 +13,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlkit.memory import require_memory
+
 
 @dataclass
 class Batch:
@@ -54,6 +56,10 @@ class RolloutStorage:
                  device: torch.device):
         shape = (num_steps, num_envs)
         obs_dtype = torch.from_numpy(np.zeros(0, dtype=obs_space.dtype)).dtype
+        if device.type == "cpu":  # per transition: the observation, the action, six float32 columns
+            per_step = (int(np.prod(obs_space.shape)) * np.dtype(obs_space.dtype).itemsize
+                        + 8 * max(1, int(np.prod(action_space.shape or (1,)))) + 6 * 4)
+            require_memory(num_steps * num_envs * per_step, "the rollout storage", "agent.num_steps, env.num_envs")
         # Images (C, H, W) are kept channels-last in memory: minibatches then feed the channels-last
         # CNN without a transposing copy. `obs` is the (steps, envs, C, H, W) view of that memory.
         self.images = len(obs_space.shape) == 3

@@ -11,6 +11,13 @@ from rlkit.config import agent_module, load_config
 from rlkit.errors import ArgumentParser, UserError
 
 
+def run_folder(text: str) -> Path:
+    """--run-dir's value: a folder name (an empty one would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--run-dir: give a folder name")
+    return Path(text)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="rlkit train",
@@ -24,7 +31,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("config", nargs="?", help="YAML config file (omit with --resume)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, type-checked like the file (agent.lr=1e-4)")
-    parser.add_argument("--run-dir", type=Path, help="where to write the run (must not hold one)")
+    parser.add_argument("--run-dir", type=run_folder, help="where to write the run (must not hold one)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its newest checkpoint")
     args = parser.parse_intermixed_args(argv)

@@ -47,6 +47,7 @@ def test_every_shipped_config_loads(root, name):
     ("seed=123456789012345678901234", "must be <= 2147483647"),
     ("agent.hidden=[64, 0]", "must be >= 1"),
     ("torch_threads=100000", "must be <= 1024"),  # more threads than the process can start crashed
+    ("agent=0", "expected a mapping"),  # was taken for "all defaults"
 ])
 def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     with pytest.raises(UserError) as error:
@@ -63,6 +64,8 @@ def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     ("? [1, 2]\n: 3\n", "bad.yaml: malformed YAML (line 1): found unhashable key"),
     (b"seed: 1 # caf\xe9\n", "bad.yaml: not UTF-8 text (byte 13)"),
     (b"\x00\x01binary", "bad.yaml: malformed YAML: unacceptable character #x0000"),
+    ("algo: dqn\n1: 2\n", "bad.yaml: 1: unknown key"),  # a key that is not a string gave a traceback
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "bad.yaml: malformed YAML: nested too deeply"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -102,6 +105,9 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8", cwd=tmp_path)
     assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",
                                                      "--run-dir", "runs/empty", cwd=tmp_path)  # left empty
+    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",  # all removed
+                                                     "--run-dir", "runs/new/deeper/run", cwd=tmp_path)
+    assert "--run-dir: give a folder name" in cli_error(str(root / CARTPOLE), "--run-dir", "", cwd=tmp_path)
     assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
@@ -114,6 +120,9 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "already holds a run" in cli_error(str(root / CARTPOLE), "--run-dir", "runs/old", cwd=tmp_path)
     assert "has no checkpoint yet" in cli_error("--resume", "runs/old", cwd=tmp_path)
     assert "unknown command 'trian'" in run_cli("trian", cwd=tmp_path).stderr
+    bare = run_cli(cwd=tmp_path)
+    assert bare.returncode == 2 and bare.stderr.strip() == (
+        "rlkit: error: give a command (train, gtp, match); rlkit --help says more")
 
     after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     assert after == before
@@ -130,10 +139,12 @@ def test_help_on_every_command():
     assert version.returncode == 0 and version.stdout.startswith("rlkit ")
 
 
-def test_replay_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path, root):
-    line = cli_error(str(root / "configs/pong_dqn.yaml"), "agent.buffer_size=100000000000",
-                     "--run-dir", "runs/big", cwd=tmp_path)
-    assert "agent.buffer_size: replay needs" in line and "memory is available" in line
+@pytest.mark.parametrize("config, override, key", [
+    ("pong_dqn", "agent.buffer_size=100000000000", "agent.buffer_size: the replay buffer"),
+    ("cartpole_ppo", "agent.num_steps=1000000000000", "agent.num_steps, env.num_envs: the rollout storage")])
+def test_storage_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path, root, config, override, key):
+    line = cli_error(str(root / f"configs/{config}.yaml"), override, "--run-dir", "runs/big", cwd=tmp_path)
+    assert f"{key} needs" in line and "memory is available" in line
     assert not (tmp_path / "runs" / "big").exists()
 
 
@@ -173,6 +184,49 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
         assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_resume_clears_what_a_killed_save_left_and_counts_only_real_checkpoints(tmp_path, root, monkeypatch):
+    """A kill mid-save leaves temporary files (a replay's can be GBs): the next resume deletes them.
+    A stray file named step_*.pt is neither resumed from nor counted among the three kept. A budget
+    lowered below the run's step by editing config.yaml is refused like the override. A run folder
+    that cannot be written is one line, not a traceback."""
+    import os
+
+    import rlkit.run
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    for step in (10, 20):
+        run.save(step, {"learner": {}})
+    run.finish()
+    folder = run_dir / "checkpoints"
+    left = [folder / ".step_000000000030.pt.x1.tmp", folder / ".replay_000000000030.npz.x2.tmp",
+            run_dir / ".config.yaml.x3.tmp"]
+    for path in left:
+        path.write_bytes(b"half written")
+    (folder / "step_notes.pt").write_bytes(b"not a checkpoint")
+    resumed = Run.resume(run_dir, [])
+    assert resumed.checkpoint["step"] == 20 and not any(path.exists() for path in left)
+    for step in (30, 40):
+        resumed.save(step, {"learner": {}})
+    resumed.finish()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "step_000000000020.pt", "step_000000000030.pt", "step_000000000040.pt", "step_notes.pt"]
+
+    config_file = run_dir / "config.yaml"
+    config_file.write_text(config_file.read_text().replace("total_steps: 60000", "total_steps: 35"))
+    with pytest.raises(UserError, match="train.total_steps=35 is below the run's step 40"):
+        Run.resume(run_dir, [])
+
+    def read_only(path, flags, mode=0o777):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(rlkit.run.os, "open", read_only)
+    with pytest.raises(UserError, match=r"^--resume .*: cannot write to the run folder \(Read-only file system\)$"):
+        Run.resume(run_dir, ["train.total_steps=50"])
+    monkeypatch.setattr(rlkit.run.os, "open", os.open)
+
+
 def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, capsys):
     """The keys fixed on resume are checked against the checkpoint's own config, not config.yaml."""
     from rlkit.cli import main as cli_main
@@ -209,9 +263,12 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(rlkit.run, "atomic_torch_save", disk_full)
+    config_before = (tmp_path / "run" / "config.yaml").read_text()
+    run.config.train.total_steps = 999  # as a resume's override would: config.yaml takes it only with a checkpoint
     with pytest.raises(TrainingStopped) as error:
         run.save(20, {"weights": torch.ones(2)})
     run.finish()
+    assert (tmp_path / "run" / "config.yaml").read_text() == config_before
     assert str(error.value) == (f"{tmp_path / 'run' / 'checkpoints' / 'step_000000000020.pt'}: cannot write the "
                                 "checkpoint (No space left on device), so training stopped; step_000000000010.pt "
                                 "is the newest checkpoint")
@@ -293,6 +350,18 @@ def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
     atomic_write_text(tmp_path / "atomic.txt", "x")
     (tmp_path / "plain.txt").write_text("x")
     assert (tmp_path / "atomic.txt").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+
+
+@pytest.mark.parametrize("override, message", [
+    ("foo.bar=1", "override 'foo.bar=1' (applied to {config}): foo: unknown key"),  # it made the section foo
+    ("agent.nope.deep=1", "override 'agent.nope.deep=1' (applied to {config}): agent.nope: unknown key"),
+    ("agent..lr=1", "override 'agent..lr=1': expected KEY=VALUE with a dotted KEY"),
+    (".seed=1", "override '.seed=1': expected KEY=VALUE with a dotted KEY"),
+])
+def test_an_override_that_makes_a_section_or_has_an_empty_key_is_blamed(root, override, message):
+    with pytest.raises(UserError) as error:
+        load_config(root / CARTPOLE, [override])
+    assert str(error.value).startswith(message.format(config=root / CARTPOLE))
 
 
 def test_a_section_override_is_blamed_for_its_keys_and_yaml_merge_keys_still_work(tmp_path, root):

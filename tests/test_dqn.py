@@ -209,6 +209,19 @@ def test_each_checkpoint_is_written_once_and_the_envs_are_closed_on_every_way_ou
     assert closed == [1, 1]
 
 
+def test_a_resume_with_a_new_learning_rate_uses_it(tmp_path):
+    """agent.lr= and agent.adam_eps= given to --resume reach the optimizer, whose saved state held the old ones."""
+    run_dir = tmp_path / "run"
+    budget = ["agent.learning_starts=100", "train.progress_bar=false", "train.log_every=100"]
+    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=400", *budget, "--run-dir", str(run_dir)]) == 0
+    assert cli_main(["train", "--resume", str(run_dir), "train.total_steps=600", "agent.lr=0.01",
+                     "agent.adam_eps=0.5"]) == 0
+    (group,) = torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True)[
+        "learner"]["optimizer"]["param_groups"]
+    assert (group["lr"], group["eps"]) == (0.01, 0.5)
+    assert [value for step, value in scalars(run_dir, "train/lr") if step > 400] == pytest.approx([0.01, 0.01])
+
+
 def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
     """While a run trains, a second process may not resume it. SIGTERM mid-run: checkpoint at the
     step reached, exit 143 (128 + SIGTERM, so a scheduler sees an unfinished job); --resume goes on

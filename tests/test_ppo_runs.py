@@ -161,7 +161,8 @@ def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, mon
 
 def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     """PPO steps whole rollouts (8 envs x 32 here), so 300 steps end at 512: resuming it is no error,
-    while an override that lowers the budget below the run's step is refused."""
+    while an override that lowers the budget below the run's step is refused; one that extends it
+    may change agent.adam_eps."""
     run_dir = tmp_path / "run"
     first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=300", "train.progress_bar=false",
                         "--run-dir", str(run_dir))
@@ -171,6 +172,10 @@ def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     assert again.returncode == 0 and "the run is complete at step 512" in again.stdout, again.stderr
     lowered = rlkit_train("--resume", str(run_dir), "train.total_steps=200")
     assert lowered.returncode == 2 and "train.total_steps=200 is below the run's step 512" in lowered.stderr
+    extended = rlkit_train("--resume", str(run_dir), "train.total_steps=1024", "agent.adam_eps=0.5")
+    assert extended.returncode == 0, extended.stderr
+    state = torch.load(run_dir / "checkpoints" / "step_000000001024.pt", weights_only=True)
+    assert state["learner"]["optimizer"]["param_groups"][0]["eps"] == 0.5  # the saved eps did not undo it
 
 
 def test_a_diverging_run_stops_with_one_line_and_keeps_its_good_checkpoints(tmp_path):

@@ -122,17 +122,17 @@ def test_a_full_buffer_holds_at_least_its_capacity(num_envs):
 
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_buffer_refuses_to_start_exactly_when_memory_is_short(monkeypatch, prioritized):
-    import rlkit.replay
+    import rlkit.memory
     from rlkit.errors import UserError
 
     make = lambda: ReplayBuffer(capacity=1000, num_envs=2, frame_shape=(84, 84), frame_dtype=np.uint8,  # noqa: E731
                                 stack=4, prioritized=prioritized)
     need = make().nbytes
     assert ReplayBuffer.nbytes_for((make().slots, 2), (84, 84), np.uint8, prioritized) == need  # the check counts all
-    monkeypatch.setattr(rlkit.replay, "available_memory", lambda: need - 1)
-    with pytest.raises(UserError, match="agent.buffer_size: replay needs"):
+    monkeypatch.setattr(rlkit.memory, "available_memory", lambda: need - 1)
+    with pytest.raises(UserError, match="agent.buffer_size: the replay buffer needs"):
         make()
-    monkeypatch.setattr(rlkit.replay, "available_memory", lambda: need)
+    monkeypatch.setattr(rlkit.memory, "available_memory", lambda: need)
     assert make().nbytes == need
 
 

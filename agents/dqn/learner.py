@@ -62,4 +62,6 @@ class DQNLearner:
         self.q_net.load_state_dict(state["q_net"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the saved ones would undo a resume's agent.lr=/adam_eps=
+            group["lr"], group["eps"] = self.cfg.lr, self.cfg.adam_eps
         self.updates = int(state["updates"])

@@ -12,8 +12,8 @@ from rlkit.config import at_least, between
 class AgentConfig:
     """Every PPO knob. A rollout is `num_steps` vector steps of all `env.num_envs` environments."""
 
-    # the network's shape and kind: a resumed run cannot change them (its weights were learned with them)
-    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "activation")
+    # the network's shape, kind and initial log-std: a resumed run cannot change them (its weights hold them)
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "activation", "init_log_std")
 
     num_steps: int = field(default=128, metadata=at_least(1))  # per environment per rollout
     num_minibatches: int = field(default=4, metadata=at_least(1))

@@ -94,4 +94,6 @@ class PPOLearner:
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the saved eps would undo a resume's agent.adam_eps=
+            group["eps"] = self.cfg.adam_eps  # (update() sets the annealed lr from agent.lr)
         self.updates = int(state["updates"])
