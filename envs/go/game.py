@@ -5,11 +5,25 @@ This is what GTP, SGF and matches use; self-play batches use `rlkit.envs.go.batc
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
 from . import engine as E
 from .playout import random_action
 from .scoring import area_difference
+
+
+KOMI = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
+def parse_komi(text: str) -> float:
+    """A komi as GTP and SGF write one (6.5, -0.5, 7); ValueError for anything else (nan, inf, 6_5)."""
+    value = float(text) if KOMI.fullmatch(text.strip()) else math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"komi '{text}' is not a decimal number")
+    return value
 
 
 class IllegalMove(ValueError):
@@ -22,6 +36,7 @@ class Game:
     def __init__(self, size: int = 19, komi: float = 7.5, max_moves: int | None = None):
         self.size = size
         self.komi = float(komi)
+        # moves the arrays (the superko table) hold; a longer game grows them, so no length is refused
         self.max_moves = max_moves if max_moves is not None else 10 * size * size
         self.nbr = E.geometry(size)
         self.pts, self.meta, self.hz, self.hist = E.new_arrays(1, size, self.max_moves, 0)
@@ -67,7 +82,7 @@ class Game:
         if not self.is_legal(action, color):
             raise IllegalMove("illegal move")
         if len(self.moves) >= self.max_moves:
-            raise IllegalMove(f"game longer than {self.max_moves} moves")
+            self._grow()
         self.moves.append((color, action))
         return int(E.play(self.pts, self.meta, self.hz, self.hist, 0, self.nbr, action, color))
 
@@ -90,6 +105,15 @@ class Game:
         if not self.moves:
             raise ValueError("no move to undo")
         moves = self.moves[:-1]
+        self.clear(keep_setup=True)
+        for color, action in moves:
+            self.play(action, color)
+
+    def _grow(self) -> None:
+        """Double the move capacity: new arrays (a superko table twice the size), the record replayed."""
+        moves = self.moves
+        self.max_moves *= 2
+        self.pts, self.meta, self.hz, self.hist = E.new_arrays(1, self.size, self.max_moves, 0)
         self.clear(keep_setup=True)
         for color, action in moves:
             self.play(action, color)

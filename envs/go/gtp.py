@@ -15,7 +15,7 @@ from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
 from .coords import GTP_LETTERS, color_letter, format_vertex, parse_color, parse_vertex
-from .game import Game, IllegalMove
+from .game import Game, IllegalMove, parse_komi
 from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
 
@@ -116,12 +116,9 @@ class GtpEngine:
     def cmd_komi(self, args: list[str]) -> str:
         (value, *_) = self._args(args, 1, "komi VALUE")
         try:
-            komi = float(value)
+            self.game.komi = parse_komi(value)
         except ValueError:
             raise GtpFailure("komi not a float") from None
-        if komi != komi or abs(komi) == float("inf"):
-            raise GtpFailure("komi not a float")
-        self.game.komi = komi
         return ""
 
     def cmd_loadsgf(self, args: list[str]) -> str:
@@ -220,7 +217,7 @@ def main(argv: list[str]) -> int:
     parser = ArgumentParser(prog="rlkit gtp", description="Play Go over GTP version 2 on stdin/stdout; "
                             "genmove plays a random legal move that never fills its own eyes.")
     parser.add_argument("--size", type=int, default=19, help="initial board size, 5..19 (default 19)")
-    parser.add_argument("--komi", type=float, default=7.5, help="initial komi (default 7.5)")
+    parser.add_argument("--komi", default="7.5", help="initial komi (default 7.5)")
     parser.add_argument("--checkpoint", metavar="PATH", help="reserved for the AlphaZero Go agent, which rlkit "
                         "does not have yet: not available, refused with an error")
     parser.add_argument("--level", type=int, default=None, metavar="N", help="reserved with --checkpoint: search "
@@ -229,6 +226,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:
         raise UserError(f"--size {args.size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
+    try:
+        komi = parse_komi(args.komi)
+    except ValueError:
+        raise UserError(f"--komi {args.komi}: must be a decimal number such as 6.5") from None
     if args.level is not None and args.level < 1:
         raise UserError(f"--level {args.level}: must be at least 1")
     if args.checkpoint is not None:
@@ -236,5 +237,5 @@ def main(argv: list[str]) -> int:
                         "run without --checkpoint to play the random legal-move player")
     if args.seed is not None:
         seed_random(args.seed)
-    serve(GtpEngine(args.size, args.komi), sys.stdin, sys.stdout)
+    serve(GtpEngine(args.size, komi), sys.stdin, sys.stdout)
     return 0

@@ -20,7 +20,7 @@ from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
 from .coords import color_letter, format_vertex, parse_vertex
-from .game import Game
+from .game import Game, parse_komi
 from .gtp_client import GtpClient, GtpError
 from .sgf import write_sgf
 
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--white", required=True, metavar="CMD", help="engine B: White in game 1")
     parser.add_argument("--games", type=int, default=10, help="number of games (default 10)")
     parser.add_argument("--size", type=int, default=9, help="board size 5..19 (default 9)")
-    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--komi", default="7.5", help="komi (default 7.5)")
     parser.add_argument("--max-moves", type=int, default=None, help="stop and score a game after this many moves "
                         "(default 3*size*size)")
     parser.add_argument("--out", help="new folder for the SGF records game-NNN.sgf; one already holding "
@@ -134,8 +134,10 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--games {args.games}: must be at least 1")
     if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:
         raise UserError(f"--size {args.size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
-    if not math.isfinite(args.komi):
-        raise UserError(f"--komi {args.komi}: must be a finite number")
+    try:
+        komi = parse_komi(args.komi)
+    except ValueError:
+        raise UserError(f"--komi {args.komi}: must be a decimal number such as 6.5") from None
     max_moves = args.max_moves if args.max_moves is not None else 3 * args.size * args.size
     longest = 100 * args.size * args.size  # the referee's superko table grows with the limit
     if not 1 <= max_moves <= longest:
@@ -164,7 +166,7 @@ def main(argv: list[str]) -> int:
             black, white = (a, b) if a_is_black else (b, a)
             names = (a_name, b_name) if a_is_black else (b_name, a_name)
             try:
-                game, outcome = play_game(black, white, args.size, args.komi, max_moves)
+                game, outcome = play_game(black, white, args.size, komi, max_moves)
             except GtpError as error:
                 report_finished()
                 note = f" (the match ends after {finished} finished game(s))" if finished else ""

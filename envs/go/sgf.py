@@ -15,7 +15,7 @@ from pathlib import Path
 from rlkit.atomic import atomic_write_text
 
 from .coords import color_letter, format_sgf_point, parse_sgf_point
-from .game import Game, IllegalMove
+from .game import Game, IllegalMove, parse_komi
 
 
 class SgfError(ValueError):
@@ -46,7 +46,7 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     result = game.result() if result is None else result
     root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
-    root += f"DT[{date}]RE[{_escape(result)}]"
+    root += f"DT[{_escape(date)}]RE[{_escape(result)}]"
     for color in (1, 2):
         points = [format_sgf_point(p, n) for c, p in game.setup if c == color]
         if points:
@@ -129,8 +129,13 @@ class _Parser:
             ch = self.text[self.i]
             if ch == "\\":
                 self.i += 1
-                if self.i < len(self.text) and self.text[self.i] != "\n":
-                    out.append(self.text[self.i])
+                for line_break in ("\r\n", "\n\r", "\n", "\r"):  # a soft line break: removed (FF[4])
+                    if self.text.startswith(line_break, self.i):
+                        self.i += len(line_break) - 1
+                        break
+                else:
+                    if self.i < len(self.text):
+                        out.append(self.text[self.i])
             elif ch == "]":
                 self.i += 1
                 return "".join(out)
@@ -164,7 +169,10 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     """Parse SGF text (the first game, main line) into a record; SgfError names `name` and the position."""
     parser = _Parser(text, name)
     nodes: list[dict[str, tuple[list[str], int]]] = []
-    parser.game_tree(nodes)
+    try:
+        parser.game_tree(nodes)
+    except RecursionError:  # variations nested thousands deep
+        raise SgfError(f"{name}: variations nested too deeply to read") from None
     root = nodes[0]
     rec = SgfRecord()
 
@@ -179,7 +187,7 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     rec.size = n = int(size_text)
     if "KM" in root:
         try:
-            rec.komi = float(prop(root, "KM"))
+            rec.komi = parse_komi(prop(root, "KM"))
         except ValueError:
             raise parser.fail(f"komi KM[{prop(root, 'KM')}] is not a number", root["KM"][1]) from None
     rec.info = {k: v[0][0] for k, v in root.items() if k in ("PB", "PW", "RE", "DT", "RU", "HA") and v[0]}

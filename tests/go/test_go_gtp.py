@@ -92,6 +92,8 @@ def test_genmove_never_fills_its_own_eyes(engine):
     ("boardsize 20", "unacceptable size"),
     ("boardsize nine", "unacceptable size"),
     ("komi lots", "komi not a float"),
+    ("komi nan", "komi not a float"),
+    ("komi 6_5", "komi not a float"),  # Python's float() reads 65
     ("undo", "cannot undo"),
     ("loadsgf /nonexistent/game.sgf", "cannot load file"),
     ("list_stones", "syntax error"),
@@ -148,6 +150,8 @@ def test_the_cli_process_speaks_gtp_and_exits_on_quit():
     (["--checkpoint", "model.pt"], "no Go agent exists"),
     (["--size", "25"], "--size 25"),
     (["--level", "0"], "--level 0"),
+    (["--komi", "nan"], "--komi nan: must be a decimal number"),  # scored W+nan before
+    (["--komi", "inf"], "--komi inf: must be a decimal number"),
 ])
 def test_cli_rejects_bad_options_with_one_line(args, message):
     result = subprocess.run([sys.executable, "-m", "rlkit.cli", "gtp", *args], capture_output=True, text=True,

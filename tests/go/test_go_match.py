@@ -260,6 +260,7 @@ def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
     (["--size", "3"], "--size 3"),
     (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
     (["--size", "5", "--max-moves", "100000"], "--max-moves 100000"),
+    (["--komi", "nan"], "--komi nan: must be a decimal number"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
     base = {"--black": OURS, "--white": OURS, "--out": str(tmp_path)}

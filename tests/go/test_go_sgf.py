@@ -87,6 +87,9 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[30])", "SZ[30]"),
     ("(;GM[2])", "not a Go game"),
     ("(;GM[1]SZ[9]KM[lots])", "KM[lots]"),
+    ("(;GM[1]SZ[9]KM[nan])", "KM[nan]"),  # final_score said W+nan
+    ("(;GM[1]SZ[9]KM[6_5])", "KM[6_5]"),  # read as 65
+    ("(;GM[1]SZ[9]" + "(;C[]" * 5000 + ")" * 5000 + ")", "nested too deeply"),  # RecursionError before
     ("(;GM[1]SZ[9]\n;B[zz])", "line 2, column 2: move B"),
     ("(;GM[1]SZ[9];B[cc];W[cc])", "move 2"),
     ("(;GM[1]SZ[9]AB[aa]AW[ab][ba])", "setup stones"),
@@ -100,6 +103,27 @@ def test_malformed_files_name_the_file_and_position(tmp_path, text, message):
     with pytest.raises(SgfError) as info:
         replay(read_sgf(path), name=str(path))
     assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_a_game_longer_than_the_engine_arrays_grows_them_and_reads_back(tmp_path):
+    """Records longer than the 10*N*N moves a Game first holds (rlkit match allows 100*N*N) were
+    refused: replay called move 251 of a 5x5 game illegal, and `rlkit gtp` refused even a pass."""
+    game = Game(5, komi=0.5)
+    while len(game.moves) < 600:
+        game.play(game.random_action())
+    assert game.max_moves >= 600
+    path = tmp_path / "long.sgf"
+    write_sgf(path, game)
+    back = replay(read_sgf(path))
+    assert back.moves == game.moves and (back.board() == game.board()).all()
+    assert back.is_legal(back.pass_action) and back.play(back.pass_action) == 0
+
+
+def test_soft_line_breaks_of_every_kind_are_removed_and_dates_are_escaped():
+    for line_break in ("\n", "\r\n", "\r", "\n\r"):
+        assert parse_sgf(f"(;GM[1]SZ[9]PB[Lee\\{line_break}Sedol])").info["PB"] == "LeeSedol"
+    text = to_sgf(Game(5), date="2024] C[injected")
+    assert "DT[2024\\] C[injected]" in text and parse_sgf(text).info["DT"] == "2024] C[injected"
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
