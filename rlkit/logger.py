@@ -44,6 +44,11 @@ class Logger:
         self.sps = 0.0
         self._phase_totals: dict[str, float] = {}
 
+    def start_clock(self) -> None:
+        """Training starts now: perf/sps and the bar's rate and ETA count from here, not from the
+        set-up before it (networks, a restored checkpoint, a replay of gigabytes loaded)."""
+        self._started, self._last_time = time.time(), time.perf_counter()
+
     def hyperparameters(self, config: dict) -> None:
         """Record the resolved config as TensorBoard hparams and as text."""
         flat = _flatten(config)
@@ -80,9 +85,9 @@ class Logger:
                             disable=not self._show_progress, smoothing=0.05)
             self.bar.start_t = self.bar.last_print_t = self._started
         self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
-        self.bar.update(step - self.bar.n)
         recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
-        self.bar.set_postfix_str(f"sps={self.sps:.0f} return={recent}", refresh=False)
+        self.bar.set_postfix_str(f"sps={self.sps:.0f} return={recent}", refresh=False)  # drawn by update()
+        self.bar.update(step - self.bar.n)
         self._last_step, self._last_time = step, now
 
     def recent_return(self) -> float | None:

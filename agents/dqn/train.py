@@ -85,6 +85,7 @@ def train_on(run: Run, env: VecEnv) -> None:
                  "next_update": next_update, "next_sync": next_sync}
         run.save(step, state, replay.state() if cfg.train.save_replay else None)
 
+    logger.start_clock()  # set-up and restore are not training time
     while step < cfg.train.total_steps and not run.stop_requested:
         epsilon = linear_epsilon(step, agent.epsilon_start, agent.epsilon_end, epsilon_steps)
         actions = rollout.timed_act(actor.act, rollout.obs, epsilon)

@@ -65,6 +65,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         run.save(step, {"learner": learner.state_dict(), "rng": rng_state()})
 
     learn_seconds = 0.0  # running total, like rollout.seconds
+    logger.start_clock()  # set-up and restore are not training time
     while step < cfg.train.total_steps and not run.stop_requested:
         remaining = 1.0 - step / cfg.train.total_steps
         for t in range(agent.num_steps):
