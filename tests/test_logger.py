@@ -10,7 +10,7 @@ def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_va
     time.sleep(0.5)  # set-up: building networks, loading a checkpoint and its replay
     logger.start_clock()
     logger.progress(100)
-    assert logger.sps > 1000  # 100 steps right after the clock started, not over the half second before
+    assert logger.sps > 400  # 100 steps right after the clock started; over the half second before it, 200
     logger.episodes([7.0], [50], 100)
     time.sleep(0.2)  # past tqdm's shortest redraw interval
     logger.progress(200)

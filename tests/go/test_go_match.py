@@ -170,7 +170,9 @@ def test_ctrl_c_stops_an_engine_that_never_answers_at_once(tmp_path):
     fake.write_text(FAKE)
     match = subprocess.Popen([sys.executable, "-P", "-m", "rlkit.cli", "match", "--black", f"{sys.executable} {fake}",
                               "--white", f"{sys.executable} {silent}", "--games", "1", "--size", "5",
-                              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             # a suite started in the background by a shell ignores SIGINT, and so would the match
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
