@@ -20,7 +20,8 @@ def machine() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{os.cpu_count()} cores ({cpu}), {gpu}, Python {platform.python_version()}, "
+    usable = len(os.sched_getaffinity(0))  # what a `taskset` leaves this process
+    return (f"{usable} of {os.cpu_count()} cores ({cpu}), {gpu}, Python {platform.python_version()}, "
             f"torch {torch.__version__}")
 
 

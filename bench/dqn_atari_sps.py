@@ -1,8 +1,9 @@
 """DQN training throughput on Pong: rlkit against Stable-Baselines3, same hyperparameters, one run.
 
 Both train the Nature-CNN DQN of CleanRL's dqn_atari / the SB3 zoo (1 env, batch 32, train every
-4 steps, target copy every 1000) and are timed over the same env steps after `learning_starts`,
-so the figure is the speed of acting plus learning. The two train in two processes that take
+4 steps, target copy every 1000) and are timed over the same env steps after `learning_starts`
+and one more block (the first updates' one-time costs, such as compiling rlkit's replay gather,
+are not timed), so the figure is the speed of acting plus learning. The two train in two processes that take
 turns on the CPU, `--block` env steps at a time (bench/turns.py), so a drift in a shared
 machine's speed hits both alike; the paired median compares blocks that ran back to back.
 
@@ -20,7 +21,7 @@ from common import StealMeter, machine
 from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
 
 
-def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int) -> None:
+def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str) -> None:
     """SB3 DQN on ALE/Pong-v5 with its AtariWrapper (the zoo's preprocessing)."""
     import ale_py
     import gymnasium as gym
@@ -44,7 +45,7 @@ def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, th
     model = DQN("CnnPolicy", env, learning_rate=1e-4, buffer_size=100_000, learning_starts=learning_starts,
                 batch_size=32, gamma=0.99, train_freq=4, gradient_steps=1, target_update_interval=1000,
                 exploration_fraction=0.1, exploration_final_eps=0.01, optimize_memory_usage=False,
-                max_grad_norm=10, seed=seed, device="cpu", verbose=0)
+                max_grad_norm=10, seed=seed, device=device, verbose=0)
     model.learn(total_timesteps=total, callback=Clock())
 
 
@@ -70,23 +71,25 @@ def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=4000, help="timed steps after learning_starts")
+    parser.add_argument("--steps", type=int, default=4000, help="timed steps, from one block after learning_starts")
     parser.add_argument("--learning-starts", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both")
-    parser.add_argument("--device", default="cpu", help="rlkit's device (SB3 runs on the CPU)")
+    parser.add_argument("--device", default="cpu", help="the device of both (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--block", type=int, default=200, help="env steps a side runs before handing over")
     args = parser.parse_args()
     print(machine())
-    total = args.learning_starts + args.steps
-    budget = dict(learning_starts=args.learning_starts, total=total, seed=args.seed, threads=args.threads)
+    timed_from = args.learning_starts + args.block  # the first block of updates warms both sides up
+    total = timed_from + args.steps
+    budget = dict(learning_starts=args.learning_starts, total=total, seed=args.seed, threads=args.threads,
+                  device=args.device)
     with StealMeter() as steal:
-        (ours, _), (theirs, _) = take_turns((functools.partial(rlkit_train, device=args.device, **budget),
-                                   functools.partial(sb3_train, **budget)),
-                                  block=args.block, timed_from=args.learning_starts, until=total)
+        (ours, _), (theirs, _) = take_turns((functools.partial(rlkit_train, **budget),
+                                             functools.partial(sb3_train, **budget)),
+                                            block=args.block, timed_from=timed_from, until=total)
     mine, sb3 = steps_per_second(ours), steps_per_second(theirs)
     print(f"{args.threads} torch threads each, {len(ours)} + {len(theirs)} timed blocks of {args.block} steps "
-          f"({steal}): rlkit ({args.device}) {mine:.1f} SPS, SB3 (cpu) {sb3:.1f} SPS, "
+          f"({steal}, {args.device}): rlkit {mine:.1f} SPS, SB3 {sb3:.1f} SPS, "
           f"ratio {mine / sb3:.2f}x, paired median {paired_ratio(ours, theirs):.2f}x")
 
 

@@ -1,8 +1,10 @@
 """rlkit PPO against Stable-Baselines3 PPO on Pong: environment steps per second, side by side.
 
 Both train with CleanRL's ppo_atari hyperparameters (8 envs x 128 steps, 4 epochs of 4
-minibatches, Nature CNN) for the same number of steps; the first iteration is a warm-up and is
-not timed. SPS counts whole iterations: acting, emulation and learning. The two train in two
+minibatches, Nature CNN) for the same number of steps; the first rollout's collection is a
+warm-up and is not timed. Each timed block is one iteration's learning plus the next rollout, so
+SPS counts acting, emulation and learning alike on both sides (the phase means printed cover the
+timed rollouts). The two train in two
 processes that take turns on the CPU one iteration at a time (bench/turns.py), so a drift in a
 shared machine's speed hits both alike.
 

@@ -27,6 +27,12 @@ class Turns:
         with self._changed:
             self._changed.wait_for(lambda: self._turn.value == side or self._finished[1 - side])
 
+    def wait_for_other(self, side: int) -> None:
+        """Block until the other side has finished too (its process's teardown must not overlap
+        the other side's timed blocks: exiting torch, numba and the emulators costs a second of CPU)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._finished[1 - side])
+
     def hand_over(self, side: int, finished: bool = False) -> None:
         with self._changed:
             self._finished[side] = int(finished or self._finished[side])
@@ -95,6 +101,7 @@ def _side(train: Trainer, clock: BlockClock, results: Any) -> None:
         extra = train(clock)
     finally:
         clock.turns.hand_over(clock.side, finished=True)  # also after an error: never leave the other waiting
+        clock.turns.wait_for_other(clock.side)  # idle, not exiting, while the other side still times blocks
         results.put((clock.side, (clock.blocks, extra)))
 
 
