@@ -58,7 +58,7 @@ class RolloutStorage:
         obs_dtype = torch.from_numpy(np.zeros(0, dtype=obs_space.dtype)).dtype
         if device.type == "cpu":  # per transition: the observation, the action, six float32 columns
             per_step = (int(np.prod(obs_space.shape)) * np.dtype(obs_space.dtype).itemsize
-                        + 8 * max(1, int(np.prod(action_space.shape or (1,)))) + 6 * 4)
+                        + 8 * int(np.prod(action_space.shape)) + 6 * 4)  # a Discrete shape () gives 1
             require_memory(num_steps * num_envs * per_step, "the rollout storage", "agent.num_steps, env.num_envs")
         # Images (C, H, W) are kept channels-last in memory: minibatches then feed the channels-last
         # CNN without a transposing copy. `obs` is the (steps, envs, C, H, W) view of that memory.
