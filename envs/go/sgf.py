@@ -18,6 +18,9 @@ from .coords import color_letter, format_sgf_point, parse_sgf_point
 from .game import Game, IllegalMove, parse_komi
 
 
+SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
+
+
 class SgfError(ValueError):
     """A malformed or unusable SGF file; the message names the file and position."""
 
@@ -129,13 +132,11 @@ class _Parser:
             ch = self.text[self.i]
             if ch == "\\":
                 self.i += 1
-                for line_break in ("\r\n", "\n\r", "\n", "\r"):  # a soft line break: removed (FF[4])
-                    if self.text.startswith(line_break, self.i):
-                        self.i += len(line_break) - 1
-                        break
-                else:
-                    if self.i < len(self.text):
-                        out.append(self.text[self.i])
+                soft = next((b for b in SOFT_BREAKS if self.text.startswith(b, self.i)), "")  # removed (FF[4])
+                if soft:
+                    self.i += len(soft) - 1
+                elif self.i < len(self.text):
+                    out.append(self.text[self.i])
             elif ch == "]":
                 self.i += 1
                 return "".join(out)
