@@ -64,4 +64,6 @@ def set_rng_state(state: dict) -> None:
     """Restore what rng_state() saved."""
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # a resume may see fewer GPUs than the save did (another node, CUDA_VISIBLE_DEVICES)
+        for device, cuda_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)

@@ -391,3 +391,18 @@ def test_a_new_run_is_named_after_its_config(tmp_path, root, monkeypatch):
         run.finish()
     assert [run.dir.name for run in same_second] == ["cartpole_dqn-20261127-150000", "cartpole_dqn-20261127-150000-2",
                                                "cartpole_dqn-20261127-150000-3"]
+
+
+def test_cuda_rng_states_restore_on_fewer_gpus_than_were_saved(monkeypatch):
+    """A checkpoint saved with two GPUs visible resumes where one is: the extra state is ignored."""
+    from rlkit.checkpoint import set_rng_state
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((int(state[0]), device)))
+    cpu_state = torch.get_rng_state()
+    set_rng_state({"torch": cpu_state, "cuda": [torch.tensor([7], dtype=torch.uint8),
+                                                torch.tensor([9], dtype=torch.uint8)]})
+    assert restored == [(7, 0)]
+    assert torch.equal(torch.get_rng_state(), cpu_state)
