@@ -26,6 +26,18 @@ def check_gymnasium_id(env_id: str) -> None:
         raise UserError(f"env.id: {env_id} cannot be made here: {reason}") from None
 
 
+def observation_problem(space: gym.Space) -> str | None:
+    """Why the agents' MLPs cannot take `space` (None when they can)."""
+    if not isinstance(space, gym.spaces.Box):
+        return "the classic-control adapter takes Box (array) observations"
+    if not space.shape:
+        return "the classic-control adapter takes arrays of at least one dimension, not scalars"
+    if space.dtype == np.uint8 and len(space.shape) >= 2:
+        return ("these are images, and the classic-control adapter feeds arrays to an MLP unscaled; "
+                "rlkit's pixel path (a Nature CNN on 84x84 stacked frames) is the Atari adapter (ALE/Name-v5)")
+    return None
+
+
 class ClassicVec:
     """N gymnasium environments in one process; see rlkit.vec.VecEnv."""
 
@@ -35,14 +47,17 @@ class ClassicVec:
         self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
                                  vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
         space = self.envs.single_observation_space
-        if not isinstance(space, gym.spaces.Box):
+        problem = observation_problem(space)
+        if problem:
             self.envs.close()
-            raise UserError(f"env.id: {cfg.id} has observation space {space}; "
-                            "the classic-control adapter takes Box (array) observations")
+            raise UserError(f"env.id: {cfg.id} has observation space {space}; {problem}")
         # observations come out as float32 (below), so the space says so too (MuJoCo's are float64)
         self.single_observation_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
                                                        dtype=np.float32)
-        self.single_action_space = self.envs.single_action_space
+        action_space = self.envs.single_action_space
+        # Discrete(n, start=s): the agents pick 0..n-1, and `send` shifts them to s..s+n-1
+        self._action_start = int(action_space.start) if isinstance(action_space, gym.spaces.Discrete) else 0
+        self.single_action_space = gym.spaces.Discrete(action_space.n) if self._action_start else action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None
 
@@ -56,7 +71,7 @@ class ClassicVec:
         if isinstance(self.single_action_space, gym.spaces.Box):  # continuous: clip into the bounds
             space = self.single_action_space
             actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
-        self._actions = actions
+        self._actions = actions + self._action_start if self._action_start else actions
 
     def recv(self) -> VecStep:
         obs, reward, terminated, truncated, info = self.envs.step(self._actions)

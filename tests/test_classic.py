@@ -1,0 +1,73 @@
+"""The gymnasium adapter (envs/classic.py): what it accepts, what it refuses, and what it hands the agents."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlkit.config import EnvConfig
+from rlkit.envs.classic import ClassicVec
+from rlkit.errors import UserError
+
+
+class TinyEnv(gym.Env):
+    """A 3-step episode with a configurable observation space; records every action it is given."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space):
+        self.observation_space, self.action_space = observation_space, action_space
+        self.actions: list = []
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.actions.append(action)
+        self.t += 1
+        return self.observation_space.sample(), 1.0, self.t == 3, False, {}
+
+
+def register(name: str, observation_space: gym.Space, action_space: gym.Space = gym.spaces.Discrete(2)) -> str:
+    env_id = f"RlkitTest{name}-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, lambda: TinyEnv(observation_space, action_space))
+    return env_id
+
+
+def test_images_are_refused_with_a_pointer_to_the_atari_adapter():
+    env_id = register("Image", gym.spaces.Box(0, 255, (96, 96, 3), np.uint8))
+    with pytest.raises(UserError, match=f"env.id: {env_id} .*images.*Atari adapter"):
+        ClassicVec(EnvConfig(id=env_id, num_envs=1))
+
+
+def test_scalar_observations_are_refused():
+    env_id = register("Scalar", gym.spaces.Box(-1.0, 1.0, (), np.float32))
+    with pytest.raises(UserError, match="not scalars"):
+        ClassicVec(EnvConfig(id=env_id, num_envs=1))
+
+
+def test_float64_observations_come_out_float32_as_the_space_says():
+    env_id = register("Float64", gym.spaces.Box(-1.0, 1.0, (2, 3), np.float64))
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=2))
+    assert env.single_observation_space.dtype == np.float32
+    assert env.reset(seed=0).dtype == np.float32
+    env.send(np.zeros(2, dtype=np.int64))
+    step = env.recv()
+    assert step.obs.dtype == step.final_obs.dtype == np.float32 and step.obs.shape == (2, 2, 3)
+    env.close()
+
+
+def test_discrete_actions_with_an_offset_reach_the_env_shifted():
+    """Agents pick 0..n-1; an env whose actions are 5, 6, 7 must receive those, never 0."""
+    env_id = register("Offset", gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(3, start=5))
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=2))
+    assert env.single_action_space == gym.spaces.Discrete(3)
+    env.reset(seed=0)
+    env.send(np.array([0, 2]))
+    env.recv()
+    received = [int(sub.unwrapped.actions[-1]) for sub in env.envs.envs]
+    assert received == [5, 7]
+    env.close()
