@@ -14,18 +14,26 @@ def is_pixels(space: gym.Space) -> bool:
 
 
 class NatureCNN(nn.Module):
-    """Mnih et al. (2015) convolutional torso; takes uint8 frames and scales them itself."""
+    """Mnih et al. (2015) convolutional torso; takes uint8 frames and scales them itself.
 
-    def __init__(self, channels: int, out_features: int = 512):
+    `hidden=0` leaves out the fully connected layer: the torso then ends at the 3136 flattened
+    convolution features (a dueling network puts one such layer in each of its two streams).
+    """
+
+    HIDDEN = 512  # width of the fully connected layer
+
+    def __init__(self, channels: int, hidden: int = HIDDEN):
         super().__init__()
-        self.net = nn.Sequential(
+        layers: list[nn.Module] = [
             nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
             nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
             nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, out_features), nn.ReLU(),
-        )
-        self.out_features = out_features
+        ]
+        if hidden:
+            layers += [nn.Linear(64 * 7 * 7, hidden), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+        self.out_features = hidden or 64 * 7 * 7
         # channels_last runs a CPU training step of this net ~1.45x faster than NCHW
         self.to(memory_format=torch.channels_last)
 

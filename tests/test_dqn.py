@@ -17,6 +17,7 @@ from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.cli import main as cli_main
+from rlkit.errors import UserError
 from rlkit.replay import Batch
 
 CARTPOLE = "configs/cartpole_dqn.yaml"
@@ -60,11 +61,27 @@ def test_polyak_and_hard_target_updates():
     torch.testing.assert_close(learner.target.head.weight, net.head.weight)
 
 
-def test_dueling_head_is_value_plus_centred_advantage():
-    net = QNetwork(gym.spaces.Box(0, 1, (2,)), 3, hidden=[], dueling=True)
-    out = net.head(net.torso(torch.ones(1, 2)))
-    q = net(torch.ones(1, 2))
-    torch.testing.assert_close(q, out[:, :1] + out[:, 1:] - out[:, 1:].mean(dim=1, keepdim=True))
+def test_dueling_streams_give_value_plus_centred_advantage():
+    net = QNetwork(gym.spaces.Box(0, 1, (2,)), 3, hidden=[8, 5], dueling=True)
+    obs = torch.randn(4, 2)
+    features = net.torso(obs)
+    assert features.shape == (4, 8)  # the last hidden layer (5) belongs to each stream, not the torso
+    value, advantage = net.value(features), net.advantage(features)
+    assert value.shape == (4, 1) and advantage.shape == (4, 3)
+    torch.testing.assert_close(net(obs), value + advantage - advantage.mean(dim=1, keepdim=True))
+    assert net.value[0].weight.data_ptr() != net.advantage[0].weight.data_ptr()
+
+
+def test_dueling_on_pixels_splits_the_cnn_hidden_layer():
+    net = QNetwork(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), 6, hidden=[], dueling=True)
+    assert net.torso.out_features == 64 * 7 * 7
+    assert net.value[0].out_features == net.advantage[0].out_features == 512
+    assert net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 6)
+
+
+def test_dueling_without_a_hidden_layer_is_refused():
+    with pytest.raises(UserError, match="agent.dueling"):
+        QNetwork(gym.spaces.Box(0, 1, (2,)), 3, hidden=[], dueling=True)
 
 
 def test_linear_epsilon_schedule():
