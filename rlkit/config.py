@@ -39,6 +39,11 @@ def between(low: float, high: float) -> dict:
     return {"min": low, "max": high}
 
 
+def above_up_to(low: float, high: float) -> dict:
+    """Field metadata: the value must lie in (low, high]."""
+    return {"above": low, "max": high}
+
+
 @dataclass
 class EnvConfig:
     """Which game and how it is preprocessed; adapters read only the keys they know."""
@@ -90,6 +95,8 @@ def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read a YAML file, apply `key=value` overrides, validate, and return a Config."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: a folder, not a config file (the configs are YAML files such as configs/pong_dqn.yaml)")
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
@@ -271,8 +278,10 @@ def _as_number(value: Any) -> float | int | None:
 
 def _check_range(value: Any, metadata: Any, where: str) -> None:
     """Apply `at_least` / `between` field metadata."""
-    low, high = metadata.get("min"), metadata.get("max")
+    low, high, above = metadata.get("min"), metadata.get("max"), metadata.get("above")
     if low is not None and value < low:
         raise UserError(f"{where}: must be >= {low}, got {value}")
+    if above is not None and value <= above:
+        raise UserError(f"{where}: must be > {above}, got {value}")
     if high is not None and value > high:
         raise UserError(f"{where}: must be <= {high}, got {value}")

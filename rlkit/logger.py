@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -23,6 +24,17 @@ def _flatten(data: dict, prefix: str = "") -> dict:
         else:
             flat[prefix + key] = str(value)
     return flat
+
+
+def _skip_writer_thread_os_errors(args: threading.ExceptHookArgs, default=threading.excepthook) -> None:
+    """TensorBoard's writer thread re-raises its OSError (a full disk) in the main thread at the
+    next write, where it becomes one line; printing it from the thread too would add a traceback."""
+    if issubclass(args.exc_type, OSError) and type(args.thread).__name__ == "_AsyncWriterThread":
+        return
+    default(args)
+
+
+threading.excepthook = _skip_writer_thread_os_errors
 
 
 class Logger:

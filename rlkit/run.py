@@ -144,6 +144,8 @@ class Run:
                 os.close(lock)
                 raise
         except OSError as error:
+            if new_folder is not None:  # leave nothing behind (a full disk, say)
+                shutil.rmtree(new_folder, ignore_errors=True)
             raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
         run.new_folder, run.lock, run.lock_created = new_folder, lock, lock_created
@@ -153,6 +155,8 @@ class Run:
     def resume(cls, run_dir: Path, overrides: list[str]) -> "Run":
         """Continue the run in `run_dir` from its newest checkpoint."""
         config_file = run_dir / "config.yaml"
+        if run_dir.is_file():
+            raise UserError(f"--resume {run_dir}: give the run's folder ({run_dir.parent}), not a file in it")
         if not config_file.is_file():
             raise UserError(f"--resume {run_dir}: no run there (no config.yaml)")
         path = latest_checkpoint(run_dir)
@@ -222,8 +226,13 @@ class Run:
         signal.signal(signal.SIGTERM, self._request_stop)
         seed_everything(self.config.seed)
         self.old_event_files = set(self.dir.glob("events.out.tfevents.*"))
-        self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
-                             show_progress=self.config.train.progress_bar)
+        try:
+            self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
+                                 show_progress=self.config.train.progress_bar)
+        except OSError as error:  # a full disk, say: nothing is trained yet, so leave the run as it was
+            self._remove_added_event_files()
+            raise TrainingStopped(f"{self.dir}: cannot write the TensorBoard log ({error.strerror or error}); "
+                                  "nothing was trained and the run is as it was") from None
         if self.checkpoint is None:
             self.logger.hyperparameters(config_to_dict(self.config))
         return self.logger
@@ -259,9 +268,13 @@ class Run:
             (self.dir / "config.yaml").unlink(missing_ok=True)
         if self.lock_created:
             (self.dir / ".lock").unlink(missing_ok=True)
-        if self.logger:  # the event files from before start() are the run's own
-            for added in set(self.dir.glob("events.out.tfevents.*")) - self.old_event_files:
-                added.unlink(missing_ok=True)
+        if self.logger:
+            self._remove_added_event_files()
+
+    def _remove_added_event_files(self) -> None:
+        """Delete the TensorBoard files this process added (those from before start() are the run's own)."""
+        for added in set(self.dir.glob("events.out.tfevents.*")) - self.old_event_files:
+            added.unlink(missing_ok=True)
 
     # ---- checkpoints ----------------------------------------------------------------
     def check_finite(self, step: int, state: object) -> None:

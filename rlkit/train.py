@@ -14,7 +14,7 @@ from rlkit.errors import ArgumentParser, UserError
 def run_folder(text: str) -> Path:
     """--run-dir's value: a folder name (an empty one would silently mean the current folder)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("--run-dir: give a folder name")
+        raise argparse.ArgumentTypeError("give a folder name")
     return Path(text)
 
 
@@ -37,6 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
     if args.resume is not None:
         if args.config is not None:  # with --resume every positional is an override
+            if "=" not in args.config:
+                raise UserError(f"'{args.config}': --resume takes no CONFIG (the run's own config.yaml is used); "
+                                "give changes as KEY=VALUE overrides")
             args.overrides = [args.config, *args.overrides]
             args.config = None
         if args.run_dir is not None:
@@ -59,8 +62,10 @@ def main(argv: list[str]) -> int:
     if config is None:
         run = Run.resume(args.resume, args.overrides)
         if run.start_step >= run.config.train.total_steps:
+            run.finish()
             print(f"the run is complete at step {run.start_step:,}; extend it with train.total_steps=N "
                   f"(N > {run.start_step})")
+            return 0
     else:
         check_env_id(config.env)  # before a run folder exists
         run = Run.create(config, args.run_dir, Path(args.config))
@@ -76,7 +81,8 @@ def main(argv: list[str]) -> int:
             raise
         run.finish()  # a second Ctrl-C while stopping; checkpoints are written atomically
         last = latest_checkpoint(run.dir)
-        kept = f"its last checkpoint is {last.name}" if last else "it has no checkpoint yet"
+        kept = (f"its last checkpoint is {last.name}" if last else
+                "it has no checkpoint yet, so to start over remove it or use another --run-dir")
         print(f"rlkit train: interrupted again before the checkpoint was written; {run.dir} keeps its "
               f"config and logs, and {kept}", file=sys.stderr)
         return 128 + signal.SIGINT

@@ -107,7 +107,7 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
                                                      "--run-dir", "runs/empty", cwd=tmp_path)  # left empty
     assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",  # all removed
                                                      "--run-dir", "runs/new/deeper/run", cwd=tmp_path)
-    assert "--run-dir: give a folder name" in cli_error(str(root / CARTPOLE), "--run-dir", "", cwd=tmp_path)
+    assert "argument --run-dir: give a folder name" in cli_error(str(root / CARTPOLE), "--run-dir", "", cwd=tmp_path)
     assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
@@ -119,6 +119,10 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "--resume runs/empty: no run there" in cli_error("--resume", "runs/empty", cwd=tmp_path)
     assert "already holds a run" in cli_error(str(root / CARTPOLE), "--run-dir", "runs/old", cwd=tmp_path)
     assert "has no checkpoint yet" in cli_error("--resume", "runs/old", cwd=tmp_path)
+    assert "give the run's folder (runs/old), not a file" in cli_error("--resume", "runs/old/config.yaml", cwd=tmp_path)
+    assert "--resume takes no CONFIG" in cli_error("--resume", "runs/old", str(root / CARTPOLE), cwd=tmp_path)
+    assert "runs: a folder, not a config file" in cli_error("runs", cwd=tmp_path)
+    assert "agent.tau: must be > 0.0" in cli_error(str(root / CARTPOLE), "agent.tau=0", cwd=tmp_path)
     assert "unknown command 'trian'" in run_cli("trian", cwd=tmp_path).stderr
     bare = run_cli(cwd=tmp_path)
     assert bare.returncode == 2 and bare.stderr.strip() == (
@@ -406,3 +410,43 @@ def test_cuda_rng_states_restore_on_fewer_gpus_than_were_saved(monkeypatch):
                                                 torch.tensor([9], dtype=torch.uint8)]})
     assert restored == [(7, 0)]
     assert torch.equal(torch.get_rng_state(), cpu_state)
+
+
+def test_a_log_that_cannot_be_opened_on_resume_leaves_the_run_as_it_was(tmp_path, root, monkeypatch, capsys):
+    """A full disk when --resume opens its TensorBoard file: one line, exit 1, no file added."""
+    import errno
+
+    import rlkit.run
+    from rlkit.cli import main as cli_main
+
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", str(root / CARTPOLE), "train.total_steps=100", "agent.learning_starts=50",
+                     "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    real_logger = rlkit.run.Logger
+
+    def full_disk(run_dir, *args, **kwargs):
+        real_logger(run_dir, *args, **kwargs).close()  # the event file it creates must go again
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlkit.run, "Logger", full_disk)
+    capsys.readouterr()
+    assert cli_main(["train", "--resume", str(run_dir), "train.total_steps=200"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"rlkit train: error: {run_dir}: cannot write the TensorBoard log (No space left on device); "
+        "nothing was trained and the run is as it was"]
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
+def test_a_fresh_run_that_cannot_be_written_leaves_no_folder(tmp_path, root, monkeypatch):
+    import errno
+
+    import rlkit.run
+
+    def full_disk(config, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlkit.run, "save_config", full_disk)
+    with pytest.raises(UserError, match="cannot write a run there"):
+        rlkit.run.Run.create(load_config(root / CARTPOLE), tmp_path / "runs" / "new", root / CARTPOLE)
+    assert not (tmp_path / "runs").exists()

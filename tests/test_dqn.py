@@ -281,3 +281,11 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_folder(tmp_path):
         "agent.max_grad_norm may help"), line
     assert (run_dir / "config.yaml").is_file() and scalars(run_dir, "episode/return")
     assert not (run_dir / "checkpoints").exists()
+
+
+def test_a_budget_too_short_for_any_update_warns(tmp_path):
+    result = run_cli("train", CARTPOLE, "train.total_steps=300", "agent.learning_starts=1000",
+                     "train.progress_bar=false", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: no update will run: the buffer needs 1,000 more transitions" in result.stderr
+    assert not scalars(tmp_path / "run", "train/loss")

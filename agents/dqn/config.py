@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rlkit.config import at_least, between
+from rlkit.config import above_up_to, at_least, between
 
 
 @dataclass
@@ -26,7 +26,8 @@ class AgentConfig:
     # MLP widths (vector observations)
     hidden: list[int] = field(default_factory=lambda: [120, 84], metadata=at_least(1))
     target_update_every: int = field(default=1_000, metadata=at_least(1))
-    tau: float = field(default=1.0, metadata=between(0.0, 1.0))  # 1.0 = hard copy, else Polyak
+    # 1.0 = hard copy, else Polyak; 0 would never update the target
+    tau: float = field(default=1.0, metadata=above_up_to(0.0, 1.0))
     epsilon_start: float = field(default=1.0, metadata=between(0.0, 1.0))
     epsilon_end: float = field(default=0.01, metadata=between(0.0, 1.0))
     epsilon_fraction: float = field(default=0.1, metadata=between(0.0, 1.0))  # of train.total_steps

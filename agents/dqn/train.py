@@ -7,6 +7,7 @@ log, checkpoint. The learner's update overlaps with environment stepping in ale-
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 import gymnasium as gym
@@ -73,6 +74,11 @@ def train_on(run: Run, env: VecEnv) -> None:
     # Updates wait for this many stored transitions: on a fresh run that is `learning_starts`;
     # after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
+    missing = max(warmup, agent.batch_size) - len(replay)  # transitions to collect before the first update
+    if step + missing > cfg.train.total_steps:
+        print(f"warning: no update will run: the buffer needs {missing:,} more transitions (agent.learning_starts) "
+              f"and train.total_steps={cfg.train.total_steps:,} leaves {cfg.train.total_steps - step:,} steps; "
+              "this run only collects experience", file=sys.stderr, flush=True)
     metrics: dict = {}
     learn_seconds = 0.0  # running total, like rollout.seconds
     next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every  # same grid after a resume

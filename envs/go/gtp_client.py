@@ -39,7 +39,9 @@ class GtpClient:
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, bufsize=0, start_new_session=True)
         except OSError as error:
-            raise GtpError(f"cannot start '{command}': {error.strerror}") from None
+            hint = f" (is {args[0]} on PATH? Debian installs GNU Go as /usr/games/gnugo)" \
+                if isinstance(error, FileNotFoundError) else ""
+            raise GtpError(f"cannot start '{command}': {error.strerror}{hint}") from None
         self._pending = b""  # bytes read from the engine but not yet split into lines
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)

@@ -181,7 +181,7 @@ def main(argv: list[str]) -> int:
             a_color = 1 if a_is_black else 2
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
             print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
-                  f"({outcome.reason}, {len(game.moves)} moves) -> {path}", flush=True)
+                  f"({outcome.reason}, {len(game.moves)} move{'' if len(game.moves) == 1 else 's'}) -> {path}", flush=True)
             finished += 1
     except KeyboardInterrupt:  # an engine may be mid-reply and unable to take `quit`: stop both now
         a.kill()

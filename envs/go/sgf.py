@@ -46,10 +46,11 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     """The game as SGF FF[4] text: root properties, setup stones, then one node per move."""
     n = game.size
     date = date or datetime.date.today().isoformat()
-    result = game.result() if result is None else result
+    if result is None:  # a game still in play has no result yet
+        result = game.result() if game.over else ""
     root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
-    root += f"DT[{_escape(date)}]RE[{_escape(result)}]"
+    root += f"DT[{_escape(date)}]" + (f"RE[{_escape(result)}]" if result else "")
     for color in (1, 2):
         points = [format_sgf_point(p, n) for c, p in game.setup if c == color]
         if points:

@@ -261,6 +261,7 @@ def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
     (["--timeout", "0"], "--timeout 0"),
     (["--size", "3"], "--size 3"),
     (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
+    (["--white", "gnugo-not-here --mode gtp"], "Debian installs GNU Go as /usr/games/gnugo"),
     (["--size", "5", "--max-moves", "100000"], "--max-moves 100000"),
     (["--komi", "nan"], "--komi nan: must be a decimal number"),
 ])

@@ -140,3 +140,12 @@ def test_writes_are_atomic_and_replace_the_old_file(tmp_path):
     assert os.listdir(path.parent) == ["g.sgf"]  # no temporary file left behind
     (tmp_path / "plain.sgf").write_text("x")  # readable like any file the user writes (was 0600)
     assert path.stat().st_mode == (tmp_path / "plain.sgf").stat().st_mode
+
+
+def test_a_game_still_in_play_is_written_without_a_result():
+    game = Game(9, 6.5)
+    game.play(game.size * 2 + 2)
+    game.play(game.size * game.size)  # one pass: not over
+    assert "RE[" not in to_sgf(game)
+    game.play(game.size * game.size)
+    assert f"RE[{game.result()}]" in to_sgf(game)
