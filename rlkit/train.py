@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     config = None if args.resume is not None else load_config(args.config, args.overrides)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
-    from rlkit.run import Run, latest_checkpoint
+    from rlkit.run import Run, latest_checkpoint, resolve_device
 
     if config is None:
         run = Run.resume(args.resume, args.overrides)
@@ -67,7 +67,14 @@ def main(argv: list[str]) -> int:
                   f"(N > {run.start_step})")
             return 0
     else:
-        check_env_id(config.env)  # before a run folder exists
+        try:  # before a run folder exists
+            check_env_id(config.env)
+            resolve_device(config.device)
+        except UserError as error:  # name where the value came from, as load_config does
+            key = str(error).split(":")[0]
+            given = next((o for o in args.overrides if o.split("=", 1)[0] == key), None)
+            raise UserError(f"{args.config}: {error}" if given is None else
+                            f"override '{given}' (applied to {args.config}): {error}") from None
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:

@@ -111,6 +111,9 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
+    assert cli_error(str(root / CARTPOLE), "env.id=Pong", cwd=tmp_path) == (
+        f"rlkit train: error: override 'env.id=Pong' (applied to {root / CARTPOLE}): env.id: unknown environment "
+        "'Pong' (not an ALE/Name-v5 game nor a gymnasium id); did you mean ALE/Pong-v5?")
     assert "DQN needs Discrete actions" in cli_error(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
     assert "Box (array) observations" in cli_error(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
                                                    cwd=tmp_path)
