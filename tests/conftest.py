@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rlkit.vec import VecStep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +86,40 @@ def assert_identical(actual, expected, path="state"):
             assert_identical(a, e, f"{path}[{i}]")
     else:
         assert actual == expected, path
+
+
+class EpisodeEndsEnv:
+    """A rlkit.vec.VecEnv of 3 envs with known episode ends: env 0 terminates every 7th step, env 1 is
+    truncated every 7th, env 2 both at once every 6th (a termination wins). Observations count the steps."""
+
+    num_envs = 3
+    single_observation_space = gymnasium.spaces.Box(-1e6, 1e6, (2,), np.float32)
+    single_action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self):
+        self.t = np.zeros(3, dtype=np.int64)
+        self.steps: list = []
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.t[:] = 0
+        return self._obs()
+
+    def _obs(self) -> np.ndarray:
+        return np.stack([self.t, np.arange(3)], axis=1).astype(np.float32)
+
+    def send(self, actions: np.ndarray) -> None:
+        self.t += 1
+
+    def recv(self) -> VecStep:
+        terminated = np.array([self.t[0] % 7 == 0, False, self.t[2] % 6 == 0])
+        truncated = np.array([False, self.t[1] % 7 == 0, False])
+        reset = terminated | truncated
+        final_obs = self._obs()
+        self.t[reset] = 0
+        step = VecStep(obs=self._obs(), reward=np.ones(3, np.float32), terminated=terminated, truncated=truncated,
+                       reset=reset, final_obs=final_obs)
+        self.steps.append(step)
+        return step
+
+    def close(self) -> None:
+        pass

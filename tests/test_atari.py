@@ -131,3 +131,13 @@ def test_frame_skip_sets_emulator_frames_per_step_and_the_frame_cap_truncates(fr
     env.close()
     assert step.truncated[0] and not step.terminated[0]
     assert step.episode_lengths == [400 // frame_skip] and t == 400 // frame_skip
+
+
+def test_episode_tracker_reports_each_episode_once_and_starts_the_next_at_zero():
+    from rlkit.vec import EpisodeTracker
+
+    tracker = EpisodeTracker(2)
+    assert tracker.update(np.array([1.0, 1.0]), np.array([False, False])) == ([], [])
+    assert tracker.update(np.array([2.0, 3.0]), np.array([True, False])) == ([3.0], [2])
+    assert tracker.update(np.array([5.0, 5.0]), np.array([True, True])) == ([5.0, 9.0], [1, 3])
+    assert tracker.update(np.array([0.5, 0.0]), np.array([True, False])) == ([0.5], [1])

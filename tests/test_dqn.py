@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_identical, assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, EpisodeEndsEnv, assert_identical, assert_same_run_twice, run_cli, scalars
 from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
@@ -289,3 +289,52 @@ def test_a_budget_too_short_for_any_update_warns(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "warning: no update will run: the buffer needs 1,000 more transitions" in result.stderr
     assert not scalars(tmp_path / "run", "train/loss")
+
+
+def test_the_loss_weighs_each_sample_and_the_gradient_is_clipped(monkeypatch):
+    """Prioritized replay's importance weights scale each Huber term; max_grad_norm bounds the step's gradient."""
+    torch.manual_seed(0)
+    net = QNetwork(gym.spaces.Box(-1, 1, (3,)), 2, hidden=[4], dueling=False)
+    learner = DQNLearner(net, AgentConfig(max_grad_norm=1e-3, double=False))
+    batch = Batch(obs=torch.randn(3, 3), actions=torch.tensor([0, 1, 1]), returns=torch.tensor([5.0, -2.0, 0.3]),
+                  discounts=torch.tensor([0.99, 0.0, 0.99]), next_obs=torch.randn(3, 3),
+                  weights=torch.tensor([1.0, 0.0, 0.5]), indices=np.arange(3))
+    with torch.no_grad():
+        q = net(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        target = batch.returns + batch.discounts * learner.target(batch.next_obs).max(dim=1).values
+    expected = (batch.weights * torch.nn.functional.smooth_l1_loss(q, target, reduction="none")).mean()
+    norms = []
+    step = learner.optimizer.step
+    monkeypatch.setattr(learner.optimizer, "step", lambda: (norms.append(float(torch.linalg.vector_norm(
+        torch.stack([p.grad.norm() for p in net.parameters()])))), step()))
+    metrics = learner.update(batch)
+    torch.testing.assert_close(metrics["loss"], expected)
+    assert norms and norms[0] <= 1e-3 * (1 + 1e-4)
+
+
+def test_replay_gets_terminations_and_episode_ends_apart(tmp_path, monkeypatch):
+    """A truncated episode is stored as ended but not terminated, so its last transition bootstraps."""
+    from rlkit.agents.dqn.train import train_on
+    from rlkit.config import load_config
+    from rlkit.replay import ReplayBuffer
+    from rlkit.run import Run
+
+    stored = []
+    add = ReplayBuffer.add
+    monkeypatch.setattr(ReplayBuffer, "add", lambda self, obs, actions, rewards, terminated, reset, final_obs: (
+        stored.append((terminated.copy(), reset.copy(), final_obs.copy())),
+        add(self, obs, actions, rewards, terminated, reset, final_obs))[1])
+    env = EpisodeEndsEnv()
+    config = load_config(ROOT / CARTPOLE, ["env.num_envs=3", "train.total_steps=90", "agent.learning_starts=30",
+                                           "train.progress_bar=false"])
+    run = Run.create(config, tmp_path / "run", ROOT / CARTPOLE)
+    try:
+        train_on(run, env)
+    finally:
+        run.finish()
+    assert len(stored) == len(env.steps) == 30
+    for step, (terminated, reset, final_obs) in zip(env.steps, stored):
+        np.testing.assert_array_equal(terminated, step.terminated)
+        np.testing.assert_array_equal(reset, step.reset)
+        np.testing.assert_array_equal(final_obs[step.reset], step.final_obs[step.reset])
+    assert any(step.truncated.any() for step in env.steps)

@@ -154,3 +154,54 @@ def test_update_anneals_lr_and_clip_and_stops_early_on_kl():
     metrics, _ = update(anneal_lr=False, target_kl=1e-12)  # any change of policy exceeds it
     assert metrics["lr"] == pytest.approx(1e-2) and metrics["clip"] == pytest.approx(0.2)
     assert metrics["epochs"] == 1
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"norm_adv": False}, {"clip_vloss": True}, {"vf_coef": 2.0, "ent_coef": 0.3},
+])
+def test_the_total_loss_combines_its_parts_as_configured(options):
+    """pg - ent_coef * entropy + vf_coef * value loss, with normalised advantages and clipped values when set."""
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+    from rlkit.storage import Batch
+
+    torch.manual_seed(1)
+    obs_space, action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(3)
+    net = ActorCritic(obs_space, action_space, [8])
+    obs = torch.randn(6, 4)
+    actions = torch.randint(0, 3, (6,))
+    batch = Batch(obs=obs, actions=actions, logprobs=torch.randn(6) * 0.1 - 1.1, values=torch.randn(6),
+                  advantages=torch.randn(6) * 3 + 1, returns=torch.randn(6))
+    cfg = AgentConfig(**options)
+    total, parts = PPOLearner(net, cfg).loss(batch, clip=0.2)
+
+    logprobs, entropy, values = net.evaluate(obs, actions)
+    advantages = batch.advantages
+    if cfg.norm_adv:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    ratio = (logprobs - batch.logprobs).exp()
+    pg = -torch.min(ratio * advantages, ratio.clamp(0.8, 1.2) * advantages).mean()
+    if cfg.clip_vloss:
+        clipped = batch.values + (values - batch.values).clamp(-0.2, 0.2)
+        v = 0.5 * torch.max((values - batch.returns) ** 2, (clipped - batch.returns) ** 2).mean()
+    else:
+        v = 0.5 * ((values - batch.returns) ** 2).mean()
+    expected = pg - cfg.ent_coef * entropy.mean() + cfg.vf_coef * v
+    torch.testing.assert_close(total, expected)
+    torch.testing.assert_close(parts["value_loss"], v.detach())
+
+
+def test_updates_clip_the_gradient_norm_before_each_step(monkeypatch):
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+
+    storage = filled_storage()
+    net = ActorCritic(gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Discrete(2), [8])
+    learner = PPOLearner(net, AgentConfig(max_grad_norm=1e-3, num_minibatches=2, update_epochs=2))
+    norms = []
+    step = learner.optimizer.step
+    monkeypatch.setattr(learner.optimizer, "step", lambda: (norms.append(float(
+        torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in net.parameters() if p.grad is not None])))),
+        step()))
+    learner.update(storage, remaining=1.0)
+    assert len(norms) == 4 and max(norms) <= 1e-3 * (1 + 1e-4)

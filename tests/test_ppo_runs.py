@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_identical, assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, EpisodeEndsEnv, assert_identical, assert_same_run_twice, run_cli, scalars
 from rlkit.cli import main as cli_main
 
 
@@ -126,8 +126,9 @@ def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, mon
     from rlkit.envs.classic import ClassicVec
     from rlkit.storage import RolloutStorage
 
-    env_steps, value_calls, bootstraps = [], [], []
+    env_steps, value_calls, bootstraps, outcomes = [], [], [], []
     recv, value, bootstrap = ClassicVec.recv, ActorCritic.value, RolloutStorage.bootstrap
+    add_outcome = RolloutStorage.add_outcome
 
     def spy_recv(self):
         env_steps.append(recv(self))
@@ -144,7 +145,12 @@ def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, mon
 
     monkeypatch.setattr(ClassicVec, "recv", spy_recv)
     monkeypatch.setattr(ActorCritic, "value", spy_value)
+    def spy_add_outcome(self, t, rewards, ends):
+        outcomes.append(np.asarray(ends).copy())
+        return add_outcome(self, t, rewards, ends)
+
     monkeypatch.setattr(RolloutStorage, "bootstrap", spy_bootstrap)
+    monkeypatch.setattr(RolloutStorage, "add_outcome", spy_add_outcome)
     assert cli_main(["train", str(ROOT / "configs/pendulum_ppo.yaml"), "train.total_steps=4096",
                      "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
 
@@ -157,6 +163,36 @@ def test_truncated_episodes_bootstrap_from_their_final_observation(tmp_path, mon
         np.testing.assert_array_equal(obs.numpy(), step.final_obs[rows])
         assert not np.allclose(step.final_obs[rows], step.obs[rows])  # the reset observation differs
         torch.testing.assert_close(final_values, out, rtol=0, atol=0)
+    # a truncation ends the advantage chain as a termination does (the bootstrap above stands in for the rest)
+    for step, ends in zip(env_steps, outcomes, strict=True):
+        np.testing.assert_array_equal(ends, step.terminated | step.reset)
+
+
+def test_only_truncated_envs_bootstrap_and_every_episode_end_cuts_the_advantages(tmp_path, monkeypatch):
+    from rlkit.agents.ppo.train import train_on
+    from rlkit.config import load_config
+    from rlkit.run import Run
+    from rlkit.storage import RolloutStorage
+
+    bootstrapped, outcomes = [], []
+    bootstrap, add_outcome = RolloutStorage.bootstrap, RolloutStorage.add_outcome
+    env = EpisodeEndsEnv()
+    monkeypatch.setattr(RolloutStorage, "bootstrap", lambda self, t, rows, values, gamma: (
+        bootstrapped.append((len(env.steps), rows.copy())), bootstrap(self, t, rows, values, gamma))[1])
+    monkeypatch.setattr(RolloutStorage, "add_outcome", lambda self, t, rewards, ends: (
+        outcomes.append(np.asarray(ends).copy()), add_outcome(self, t, rewards, ends))[1])
+    config = load_config(ROOT / "configs/cartpole_ppo.yaml", ["env.num_envs=3", "train.total_steps=96",
+                                                              "train.progress_bar=false"])
+    run = Run.create(config, tmp_path / "run", ROOT / "configs/cartpole_ppo.yaml")
+    try:
+        train_on(run, env)
+    finally:
+        run.finish()
+    assert len(env.steps) == 32
+    for step, ends in zip(env.steps, outcomes, strict=True):
+        np.testing.assert_array_equal(ends, step.terminated | step.reset)
+    assert [count for count, _ in bootstrapped] == [7, 14, 21, 28]
+    assert all(rows.tolist() == [1] for _, rows in bootstrapped)
 
 
 def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):

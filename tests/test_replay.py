@@ -266,3 +266,29 @@ def test_a_saved_replay_holds_only_the_slots_written():
     first, second = before.sample(64, torch.device("cpu")), after.sample(64, torch.device("cpu"))
     for field in ("obs", "next_obs", "actions", "returns", "discounts", "weights"):
         assert torch.equal(getattr(first, field), getattr(second, field)), field
+
+
+def test_priorities_take_alpha_new_transitions_the_largest_and_weights_follow_beta():
+    alpha = 0.5
+    buffer = ReplayBuffer(capacity=64, num_envs=1, frame_shape=(2,), frame_dtype=np.int32, stack=1,
+                          n_step=1, prioritized=True, alpha=alpha, seed=0)
+    records, _ = simulate(1, steps=30, seed=3)
+    for obs, actions, rewards, terminated, reset, final_obs in records[:-1]:
+        buffer.add(obs[:, -1], actions, rewards, terminated, reset, final_obs[:, -1])
+    batch = buffer.sample(8, torch.device("cpu"), beta=1.0)
+    td = np.linspace(-3.0, 400.0, len(batch.indices))
+    buffer.update_priorities(batch.indices, td)
+    latest = {index: error for index, error in zip(batch.indices, td)}  # an index drawn twice keeps its last error
+    np.testing.assert_allclose(buffer.tree.get(np.array(list(latest))),
+                               (np.abs(np.array(list(latest.values()))) + 1e-6) ** alpha, rtol=1e-6)
+    # a transition added after a TD error of 400 starts at the largest priority seen, 400 ** alpha
+    before = set(np.flatnonzero(buffer.tree.get(np.arange(buffer.slots))))
+    obs, actions, rewards, terminated, reset, final_obs = records[-1]
+    buffer.add(obs[:, -1], actions, rewards, terminated, reset, final_obs[:, -1])
+    new = set(np.flatnonzero(buffer.tree.get(np.arange(buffer.slots)))) - before
+    assert len(new) == 1 and buffer.tree.get(np.array(list(new)))[0] == pytest.approx(400.0 ** alpha, rel=1e-5)
+    for beta in (0.0, 0.5, 1.0):
+        drawn = buffer.sample(32, torch.device("cpu"), beta=beta)
+        expected = (len(buffer) * buffer.tree.get(drawn.indices) / buffer.tree.total) ** -beta
+        np.testing.assert_allclose(drawn.weights.numpy(), expected / expected.max(), rtol=1e-5)
+
