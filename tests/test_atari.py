@@ -141,3 +141,10 @@ def test_episode_tracker_reports_each_episode_once_and_starts_the_next_at_zero()
     assert tracker.update(np.array([2.0, 3.0]), np.array([True, False])) == ([3.0], [2])
     assert tracker.update(np.array([5.0, 5.0]), np.array([True, True])) == ([5.0, 9.0], [1, 3])
     assert tracker.update(np.array([0.5, 0.0]), np.array([True, False])) == ([0.5], [1])
+
+
+def test_unclipped_rewards_are_the_game_score_changes():
+    env = make_vec(EnvConfig(id="ALE/SpaceInvaders-v5", num_envs=2, clip_rewards=False))
+    rewards = np.concatenate([step.reward for step in play(env, 600)])
+    env.close()
+    assert rewards.max() >= 5  # an invader is worth 5 to 30 points

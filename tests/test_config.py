@@ -33,6 +33,7 @@ def test_every_shipped_config_loads(root, name):
     ("agent.lrr=1", "unknown key"),
     ("agent.lr=fast", "expected a finite number"),
     ("agent.lr=nan", "expected a finite number"),
+    ("agent.lr=true", "expected a finite number"),
     ("agent.max_grad_norm=.inf", "expected a finite number"),
     ("agent.lr=1" + "0" * 400, "expected a finite number"),
     ("seed=1" + "0" * 400, "must be <= 2147483647"),

@@ -126,6 +126,9 @@ def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
     steps = [step for step, _ in scalars(run_dir, "train/epsilon")]
     assert steps == sorted(set(steps)) and steps[-1] == 1400  # continued, no step logged twice
     assert [s for s in steps if s > 1000] == [1100, 1200, 1300, 1400]
+    for step, value in scalars(run_dir, "train/epsilon"):  # logged after the step acted with it
+        total = 1000 if step <= 1000 else 1400  # pong_dqn.yaml: 1.0 to 0.01 over 10%, re-spread by the resume
+        assert value == pytest.approx(linear_epsilon(step - 1, 1.0, 0.01, 0.1 * total), rel=1e-6), step
 
 
 def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):

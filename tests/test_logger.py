@@ -17,3 +17,20 @@ def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_va
     logger.close()
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert f"sps={logger.sps:.0f} return=7.0" in last, last  # the bar drew the step's own figures
+
+
+def test_a_resumed_logger_drops_the_steps_logged_after_its_checkpoint(tmp_path):
+    """A crash after step 10's checkpoint left steps 11-20 logged; the resumed run logs them again, once."""
+    from conftest import scalars
+
+    first = Logger(tmp_path, total_steps=30, start_step=0, show_progress=False)
+    for step in range(1, 21):
+        first.scalar("train/loss", float(step), step)
+    first.close()
+    resumed = Logger(tmp_path, total_steps=30, start_step=10, show_progress=False)
+    for step in range(11, 31):
+        resumed.scalar("train/loss", 100.0 + step, step)
+    resumed.close()
+    logged = scalars(tmp_path, "train/loss")
+    assert [step for step, _ in logged] == list(range(1, 31))
+    assert [value for _, value in logged] == [float(s) for s in range(1, 11)] + [100.0 + s for s in range(11, 31)]

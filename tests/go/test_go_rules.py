@@ -164,6 +164,9 @@ def test_games_start_and_stop_by_the_rules():
     assert game.to_play == 1 and not game.over
     game.play(game.pass_action)
     assert game.to_play == 2 and not game.over
+    game.play(6)  # a stone between two passes: they are not consecutive
+    game.play(game.pass_action)
+    assert not game.over
     game.play(game.pass_action)
     assert game.over
     with pytest.raises(ValueError):

@@ -149,3 +149,11 @@ def test_a_game_still_in_play_is_written_without_a_result():
     assert "RE[" not in to_sgf(game)
     game.play(game.size * game.size)
     assert f"RE[{game.result()}]" in to_sgf(game)
+
+
+def test_negative_komi_survives_a_round_trip():
+    game = Game(9, -3.5)
+    game.play(game.pass_action)
+    game.play(game.pass_action)
+    rec = parse_sgf(to_sgf(game))
+    assert rec.komi == -3.5 and replay(rec).result() == game.result() == "B+3.5"  # komi below zero goes to Black
