@@ -72,6 +72,17 @@ def test_an_illegal_move_forfeits_the_game(tmp_path, capsys):
     assert read_sgf(tmp_path / "out" / "game-001.sgf").info["RE"] == "B+F"
 
 
+def test_engine_a_is_credited_with_its_wins_as_white_too(tmp_path, capsys):
+    """Colours alternate: the always-A1 engine forfeits game 1 as White and game 2 as Black."""
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE)
+    assert main(["--black", f"{OURS} --seed 1", "--white", f"{sys.executable} {fake}", "--games", "2",
+                 "--size", "5", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "B+F" in out and "W+F" in out
+    assert "scored 2 of 2 against engine B" in out
+
+
 # Answers setup commands, writes its pid to the file named on its command line, then never answers genmove.
 STALLS_ON_GENMOVE = textwrap.dedent("""
     import os, sys, time
