@@ -203,6 +203,7 @@ def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=300", "train.progress_bar=false",
                         "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr
+    assert "whole rollouts of 256 steps (agent.num_steps x env.num_envs), so this run stops at step 512" in first.stderr
     assert (run_dir / "checkpoints" / "step_000000000512.pt").is_file()
     again = rlkit_train("--resume", str(run_dir))
     assert again.returncode == 0 and "the run is complete at step 512" in again.stdout, again.stderr

@@ -7,6 +7,7 @@ pass per step), compute GAE, run several epochs of minibatch updates, log, check
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 import gymnasium as gym
@@ -59,6 +60,12 @@ def train_on(run: Run, env: VecEnv) -> None:
             set_rng_state(run.checkpoint["rng"])
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
+    per_rollout = agent.num_steps * num_envs
+    left = cfg.train.total_steps - step
+    if left > 0 and left % per_rollout:
+        end = step + -(-left // per_rollout) * per_rollout
+        print(f"note: PPO trains whole rollouts of {per_rollout:,} steps (agent.num_steps x env.num_envs), "
+              f"so this run stops at step {end:,}, not {cfg.train.total_steps:,}", file=sys.stderr, flush=True)
     next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
 
     def save() -> None:
