@@ -24,13 +24,14 @@ def check_env_id(cfg: EnvConfig) -> None:
 
         rom_name(cfg.id)
         return
-    from rlkit.envs.atari import ATARI_ID, rom_name
     from rlkit.envs.classic import check_gymnasium_id
     from rlkit.errors import UserError
 
     try:
         check_gymnasium_id(cfg.id)
     except UserError as error:
+        from rlkit.envs.atari import ATARI_ID, rom_name
+
         guess = f"ALE/{cfg.id.split('-')[0]}-v5"  # 'Pong' or 'Pong-v4' for an Atari game
         if "unknown environment" in str(error) and ATARI_ID.match(guess):
             try:
