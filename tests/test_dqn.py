@@ -161,14 +161,23 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path):
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
     for override, message in [("agent.hidden=[64]", "agent.hidden cannot change on resume"),
                               ("agent.prioritized=true", "the saved replay was written with prioritized=False")]:
-        bad = run_cli("train", "--resume", str(run_dir), override)
+        bad = run_cli("train", "--resume", str(run_dir), override, "train.total_steps=800")
         assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr, bad.stderr
         assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
-    # a resume that has no steps left to run saves again what it restored: every tensor, bit for bit
+    same = run_cli("train", "--resume", str(run_dir))  # complete: it says so and touches nothing
+    assert same.returncode == 0 and "the run is complete at step 600" in same.stdout, same.stderr
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    # restored and saved again with no steps to run, the checkpoint comes back bit for bit
+    from rlkit.agents.dqn import train
+    from rlkit.run import Run
+
     saved = torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True)
-    same = run_cli("train", "--resume", str(run_dir), "train.total_steps=600")
-    assert same.returncode == 0, same.stderr
+    run = Run.resume(run_dir, [])
+    try:
+        train(run)
+    finally:
+        run.finish()
     assert_identical(torch.load(run_dir / "checkpoints" / "step_000000000600.pt", weights_only=True), saved)
     good = run_cli("train", "--resume", str(run_dir), "train.total_steps=800")
     assert good.returncode == 0, good.stderr
