@@ -454,3 +454,27 @@ def test_a_fresh_run_that_cannot_be_written_leaves_no_folder(tmp_path, root, mon
     with pytest.raises(UserError, match="cannot write a run there"):
         rlkit.run.Run.create(load_config(root / CARTPOLE), tmp_path / "runs" / "new", root / CARTPOLE)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("writer", ["torch", "savez", "text"])
+def test_atomic_writes_reach_the_disk_before_the_rename_and_the_rename_after(tmp_path, monkeypatch, writer):
+    """fsync of the temporary file's data, then the rename, then fsync of the folder: a power cut
+    leaves the old file or the new one, never an empty one."""
+    import os
+    import stat
+
+    import numpy as np
+
+    from rlkit.atomic import atomic_write_text
+    from rlkit.checkpoint import atomic_savez, atomic_torch_save
+
+    events = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(
+        "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (events.append("rename"), replace(src, dst))[1])
+    target = tmp_path / "out"
+    {"torch": lambda: atomic_torch_save({"w": torch.ones(2)}, target),
+     "savez": lambda: atomic_savez(target, {"a": np.ones(2)}),
+     "text": lambda: atomic_write_text(target, "x")}[writer]()
+    assert events == ["file", "rename", "folder"]
