@@ -67,6 +67,8 @@ def test_minibatches_cover_the_rollout_once_and_images_stay_channels_last():
     for b in batches:
         assert b.obs.is_contiguous(memory_format=torch.channels_last)
         torch.testing.assert_close(b.obs[:, 1:].long(), storage.obs.reshape(12, 4, 6, 5)[b.values.long(), 1:].long())
+    orders = {tuple(torch.cat([b.values for b in storage.minibatches(5)]).long().tolist()) for _ in range(5)}
+    assert len(orders) > 1  # each epoch shuffles afresh
 
 
 def test_clipped_surrogate_against_hand_computed_reference():

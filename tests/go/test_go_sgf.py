@@ -157,3 +157,8 @@ def test_negative_komi_survives_a_round_trip():
     game.play(game.pass_action)
     rec = parse_sgf(to_sgf(game))
     assert rec.komi == -3.5 and replay(rec).result() == game.result() == "B+3.5"  # komi below zero goes to Black
+
+
+def test_without_pl_the_first_move_says_who_starts():
+    rec = parse_sgf("(;GM[1]FF[4]SZ[9]AB[cc][gg];W[ee];B[dd])")
+    assert rec.first_to_play == 2 and replay(rec).to_play == 2
