@@ -49,9 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 1
-    except OSError as error:  # the system refused a write (a full disk): what was saved stays whole (atomic writes)
-        print(f"rlkit {name}: error: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
 

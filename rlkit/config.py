@@ -160,19 +160,30 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
     return origins
 
 
+def _where(key: str, source: str, origins: dict[str, str]) -> str:
+    """'FILE: key', or "override 'KEY=VALUE' (applied to FILE): key" when an override set the key."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):  # the key itself, or a section an override replaced
+        given = origins.get(".".join(parts[:end]))
+        if given:
+            return f"override '{given}' (applied to {source}): {key}"
+    inside = [given for dotted, given in origins.items() if dotted.startswith(key + ".")]
+    if inside:  # an override that made this section (foo.bar=1 makes an unknown `foo`)
+        return f"override '{inside[0]}' (applied to {source}): {key}"
+    return f"{source}: {key}"
+
+
+def key_source(path: str | Path, overrides: list[str], key: str) -> str:
+    """Where `key` of the config loaded from `path` with `overrides` got its value, for an error
+    found after loading (an unknown game id, a device this machine lacks)."""
+    return _where(key, str(path), apply_overrides({}, overrides))
+
+
 def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = None) -> Config:
     """Validate a nested dict into a Config. Errors name `source` (the file) and the key, or the
     override that set the key when `origins` ({dotted key: override}) has it."""
     def where(key: str) -> str:
-        parts = key.split(".")
-        for end in range(len(parts), 0, -1):  # the key itself, or a section an override replaced
-            given = (origins or {}).get(".".join(parts[:end]))
-            if given:
-                return f"override '{given}' (applied to {source}): {key}"
-        inside = [given for dotted, given in (origins or {}).items() if dotted.startswith(key + ".")]
-        if inside:  # an override that made this section (foo.bar=1 makes an unknown `foo`)
-            return f"override '{inside[0]}' (applied to {source}): {key}"
-        return f"{source}: {key}"
+        return _where(key, source, origins or {})
 
     data = dict(data)
     algo = data.get("algo", Config.algo)

@@ -26,16 +26,6 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _skip_writer_thread_os_errors(args: threading.ExceptHookArgs, default=threading.excepthook) -> None:
-    """TensorBoard's writer thread re-raises its OSError (a full disk) in the main thread at the
-    next write, where it becomes one line; printing it from the thread too would add a traceback."""
-    if issubclass(args.exc_type, OSError) and type(args.thread).__name__ == "_AsyncWriterThread":
-        return
-    default(args)
-
-
-threading.excepthook = _skip_writer_thread_os_errors
-
 
 class Logger:
     """Writes scalars to RUN_DIR (TensorBoard) and drives the progress bar.
@@ -45,7 +35,15 @@ class Logger:
     """
 
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step > 0 else None)
+        # TensorBoard's writer thread re-raises its OSError (a full disk) in the main thread at the
+        # next write, where the run stops in one line; the thread's own traceback is left unprinted
+        self._thread_hook = threading.excepthook
+        threading.excepthook = self._skip_writer_thread_os_errors
+        try:
+            self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step > 0 else None)
+        except BaseException:
+            threading.excepthook = self._thread_hook
+            raise
         self.returns: deque[float] = deque(maxlen=20)
         # The bar appears with the first progress() call, so an error found while the agent sets
         # up (a checkpoint that does not fit) stays the only line on the console.
@@ -110,4 +108,12 @@ class Logger:
         """Flush events and close the bar."""
         if self.bar is not None:
             self.bar.close()
-        self.writer.close()
+        try:
+            self.writer.close()
+        finally:
+            threading.excepthook = self._thread_hook
+
+    def _skip_writer_thread_os_errors(self, args: threading.ExceptHookArgs) -> None:
+        if issubclass(args.exc_type, OSError) and type(args.thread).__name__ == "_AsyncWriterThread":
+            return
+        self._thread_hook(args)

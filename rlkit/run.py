@@ -209,7 +209,9 @@ class Run:
             raise UserError(f"--resume {self.dir}: {name} has no {error} part, so it is not a checkpoint "
                             f"of this {self.config.algo} run") from None
         except (RuntimeError, ValueError) as error:
-            detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            # load_state_dict's first line only says that it failed; the next names the keys
+            detail = " ".join(lines[:2])[:300] or type(error).__name__
             given = f" with {' '.join(self.overrides)}" if self.overrides else ""
             raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config{given} ({detail}); "
                             "leave out overrides that change the network or the replay") from None
@@ -231,8 +233,12 @@ class Run:
                                  show_progress=self.config.train.progress_bar)
         except OSError as error:  # a full disk, say: nothing is trained yet, so leave the run as it was
             self._remove_added_event_files()
+            fresh = self.checkpoint is None
+            if fresh:
+                self.finish(discard=True)  # leave no folder that would block the next try
             raise TrainingStopped(f"{self.dir}: cannot write the TensorBoard log ({error.strerror or error}); "
-                                  "nothing was trained and the run is as it was") from None
+                                  f"nothing was trained and {'nothing was kept' if fresh else 'the run is as it was'}"
+                                  ) from None
         if self.checkpoint is None:
             self.logger.hyperparameters(config_to_dict(self.config))
         return self.logger
@@ -253,7 +259,10 @@ class Run:
         setting up) undoes what this process wrote, unless it wrote a checkpoint: a folder it
         created goes; otherwise the config.yaml of a fresh run and the TensorBoard file it added."""
         if self.logger:
-            self.logger.close()
+            try:
+                self.logger.close()
+            except OSError:  # a full disk: the caller reports the error that stopped the run
+                pass
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if self.lock is not None:

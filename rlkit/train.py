@@ -7,8 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
-from rlkit.config import agent_module, load_config
-from rlkit.errors import ArgumentParser, UserError
+from rlkit.config import agent_module, key_source, load_config
+from rlkit.errors import ArgumentParser, TrainingStopped, UserError
 
 
 def run_folder(text: str) -> Path:
@@ -37,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
     if args.resume is not None:
         if args.config is not None:  # with --resume every positional is an override
-            if "=" not in args.config:
+            if "=" not in args.config and (Path(args.config).is_file() or args.config.endswith((".yaml", ".yml"))):
                 raise UserError(f"'{args.config}': --resume takes no CONFIG (the run's own config.yaml is used); "
                                 "give changes as KEY=VALUE overrides")
             args.overrides = [args.config, *args.overrides]
@@ -71,10 +71,8 @@ def main(argv: list[str]) -> int:
             check_env_id(config.env)
             resolve_device(config.device)
         except UserError as error:  # name where the value came from, as load_config does
-            key = str(error).split(":")[0]
-            given = next((o for o in args.overrides if o.split("=", 1)[0] == key), None)
-            raise UserError(f"{args.config}: {error}" if given is None else
-                            f"override '{given}' (applied to {args.config}): {error}") from None
+            key, _, detail = str(error).partition(": ")
+            raise UserError(f"{key_source(args.config, args.overrides, key)}: {detail}") from None
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:
@@ -93,6 +91,11 @@ def main(argv: list[str]) -> int:
         print(f"rlkit train: interrupted again before the checkpoint was written; {run.dir} keeps its "
               f"config and logs, and {kept}", file=sys.stderr)
         return 128 + signal.SIGINT
+    except OSError as error:  # the system refused a write (a full disk): what was saved stays whole (atomic writes)
+        run.finish()
+        last = latest_checkpoint(run.dir)
+        kept = f"{last.name} is the newest checkpoint" if last else "no checkpoint had been written"
+        raise TrainingStopped(f"{run.dir}: training stopped on a system error ({error}); {kept}") from None
     except BaseException:
         run.finish()
         raise

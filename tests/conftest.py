@@ -90,7 +90,7 @@ def assert_identical(actual, expected, path="state"):
 
 class EpisodeEndsEnv:
     """A rlkit.vec.VecEnv of 3 envs with known episode ends: env 0 terminates every 7th step, env 1 is
-    truncated every 7th, env 2 both at once every 6th (a termination wins). Observations count the steps."""
+    truncated every 7th (both in the same step), env 2 terminates every 6th. Observations count the steps."""
 
     num_envs = 3
     single_observation_space = gymnasium.spaces.Box(-1e6, 1e6, (2,), np.float32)

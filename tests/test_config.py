@@ -112,9 +112,11 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
     assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
-    assert cli_error(str(root / CARTPOLE), "env.id=Pong", cwd=tmp_path) == (
+    assert cli_error(str(root / CARTPOLE), "env.id=CartPole-v1", "env.id=Pong", cwd=tmp_path) == (
         f"rlkit train: error: override 'env.id=Pong' (applied to {root / CARTPOLE}): env.id: unknown environment "
         "'Pong' (not an ALE/Name-v5 game nor a gymnasium id); did you mean ALE/Pong-v5?")
+    assert f"override 'env={{id: Pong}}' (applied to {root / CARTPOLE}): env.id: unknown" in cli_error(
+        str(root / CARTPOLE), "env={id: Pong}", cwd=tmp_path)
     assert "DQN needs Discrete actions" in cli_error(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
     assert "Box (array) observations" in cli_error(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
                                                    cwd=tmp_path)
@@ -478,3 +480,47 @@ def test_atomic_writes_reach_the_disk_before_the_rename_and_the_rename_after(tmp
      "savez": lambda: atomic_savez(target, {"a": np.ones(2)}),
      "text": lambda: atomic_write_text(target, "x")}[writer]()
     assert events == ["file", "rename", "folder"]
+
+
+def test_a_fresh_run_whose_log_cannot_be_opened_leaves_no_folder(tmp_path, root, monkeypatch, capsys):
+    import errno
+
+    import rlkit.run
+    from rlkit.cli import main as cli_main
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlkit.run, "Logger", full_disk)
+    assert cli_main(["train", str(root / CARTPOLE), "--run-dir", str(tmp_path / "runs" / "new")]) == 1
+    assert "cannot write the TensorBoard log (No space left on device); nothing was trained and nothing was kept" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_log_write_that_fails_mid_run_stops_it_in_one_line(tmp_path, root, monkeypatch, capsys):
+    import errno
+
+    from rlkit.cli import main as cli_main
+    from rlkit.logger import Logger
+
+    def full_disk(self, tag, value, step):
+        if step >= 300:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Logger, "scalar", full_disk)
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", str(root / CARTPOLE), "train.total_steps=600", "train.checkpoint_every=200",
+                     "agent.learning_starts=100", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    newest = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))[-1]
+    assert line == (f"rlkit train: error: {run_dir}: training stopped on a system error ([Errno 28] No space left "
+                    f"on device); {newest} is the newest checkpoint")
+
+
+def test_with_resume_only_a_config_file_is_taken_for_a_config():
+    from rlkit.train import parse_args
+
+    assert parse_args(["--resume", "runs/x", "agent.dueling"]).overrides == ["agent.dueling"]  # a bad override
+    with pytest.raises(UserError, match="--resume takes no CONFIG"):
+        parse_args(["--resume", "runs/x", "configs/pong_dqn.yaml"])

@@ -296,7 +296,7 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_folder(tmp_path):
 
 
 def test_a_budget_too_short_for_any_update_warns(tmp_path):
-    result = run_cli("train", CARTPOLE, "train.total_steps=300", "agent.learning_starts=1000",
+    result = run_cli("train", CARTPOLE, "train.total_steps=1000", "agent.learning_starts=1000",
                      "train.progress_bar=false", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     assert "warning: no update will run: the buffer needs 1,000 more transitions" in result.stderr
@@ -325,7 +325,8 @@ def test_the_loss_weighs_each_sample_and_the_gradient_is_clipped(monkeypatch):
 
 
 def test_replay_gets_terminations_and_episode_ends_apart(tmp_path, monkeypatch):
-    """A truncated episode is stored as ended but not terminated, so its last transition bootstraps."""
+    """The loop hands the replay terminations and episode ends apart: a truncated episode is stored as
+    ended but not terminated (the replay's own tests show such a transition bootstraps)."""
     from rlkit.agents.dqn.train import train_on
     from rlkit.config import load_config
     from rlkit.replay import ReplayBuffer
@@ -350,3 +351,16 @@ def test_replay_gets_terminations_and_episode_ends_apart(tmp_path, monkeypatch):
         np.testing.assert_array_equal(reset, step.reset)
         np.testing.assert_array_equal(final_obs[step.reset], step.final_obs[step.reset])
     assert any(step.truncated.any() for step in env.steps)
+
+
+def test_dueling_streams_send_the_torso_a_gradient_scaled_by_one_over_root_two():
+    torch.manual_seed(0)
+    net = QNetwork(gym.spaces.Box(0, 1, (3,)), 2, hidden=[4, 5], dueling=True)
+    obs = torch.randn(6, 3)
+    net(obs).sum().backward()
+    scaled = net.torso.net[1].weight.grad.clone()
+    net.zero_grad()
+    features = net.torso(obs)
+    advantage = net.advantage(features)
+    (net.value(features) + advantage - advantage.mean(dim=1, keepdim=True)).sum().backward()
+    torch.testing.assert_close(scaled, net.torso.net[1].weight.grad * 0.5 ** 0.5)

@@ -9,13 +9,16 @@ from torch import nn
 from rlkit.agents.networks import NatureCNN, is_pixels, make_torso
 from rlkit.errors import UserError
 
+SQRT_HALF = 0.5 ** 0.5
+
 
 class QNetwork(nn.Module):
     """Maps observations to one Q-value per action.
 
     Dueling (Wang et al. 2016): the last hidden layer (the CNN's 512-unit layer, or the last of
     `hidden`) is split into a value stream and an advantage stream, each with its own copy of that
-    layer, and Q = V + A - mean(A). A shared last layer with one linear head of size A + 1 would
+    layer, and Q = V + A - mean(A); the gradient the streams send into the torso is scaled by
+    1/sqrt(2), as in the paper. A shared last layer with one linear head of size A + 1 would
     represent nothing a plain head cannot.
     """
 
@@ -41,5 +44,7 @@ class QNetwork(nn.Module):
         features = self.torso(obs)
         if not self.dueling:
             return self.head(features)
+        if features.requires_grad:  # Wang et al.: the two streams' gradient into the torso is scaled by 1/sqrt(2)
+            features.register_hook(lambda grad: grad * SQRT_HALF)
         advantage = self.advantage(features)
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)

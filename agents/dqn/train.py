@@ -75,7 +75,7 @@ def train_on(run: Run, env: VecEnv) -> None:
     # after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
     missing = max(warmup, agent.batch_size) - len(replay)  # transitions to collect before the first update
-    if step + missing > cfg.train.total_steps:
+    if step < cfg.train.total_steps <= step + missing:
         print(f"warning: no update will run: the buffer needs {missing:,} more transitions (agent.learning_starts) "
               f"and train.total_steps={cfg.train.total_steps:,} leaves {cfg.train.total_steps - step:,} steps; "
               "this run only collects experience", file=sys.stderr, flush=True)
