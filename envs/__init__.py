@@ -24,19 +24,17 @@ def check_env_id(cfg: EnvConfig) -> None:
 
         rom_name(cfg.id)
         return
+    import gymnasium as gym
+
     from rlkit.envs.classic import check_gymnasium_id
     from rlkit.errors import UserError
 
     try:
         check_gymnasium_id(cfg.id)
     except UserError as error:
-        from rlkit.envs.atari import ATARI_ID, rom_name
+        from rlkit.envs.atari import ale_id_for
 
-        guess = f"ALE/{cfg.id.split('-')[0]}-v5"  # 'Pong' or 'Pong-v4' for an Atari game
-        if "unknown environment" in str(error) and ATARI_ID.match(guess):
-            try:
-                rom_name(guess)
-            except UserError:
-                raise error from None
-            raise UserError(f"{error}; did you mean {guess}?") from None
-        raise
+        guess = ale_id_for(cfg.id) if cfg.id not in gym.registry else None
+        if guess is None:
+            raise
+        raise UserError(f"{error}; did you mean {guess}?") from None

@@ -36,6 +36,15 @@ def rom_name(env_id: str) -> str:
     return shipped[match.group(1)]
 
 
+def ale_id_for(name: str) -> str | None:
+    """'Pong' or 'Pong-v4' -> 'ALE/Pong-v5' when ale-py ships that game, else None (for suggestions)."""
+    guess = f"ALE/{name.split('-')[0]}-v5"
+    try:
+        return guess if rom_name(guess) else None
+    except UserError:
+        return None
+
+
 class AtariVec:
     """N Atari games stepped together by ale-py's threads; see rlkit.vec.VecEnv."""
 

@@ -314,10 +314,8 @@ class Run:
             # then the config this checkpoint was trained under: a failed save leaves config.yaml as it was
             save_config(self.config, self.dir / "config.yaml")
         except OSError as error:  # a full disk, say: each write is atomic, so what was saved stays whole
-            newest = latest_checkpoint(self.dir)
-            kept = f"{newest.name} is the newest checkpoint" if newest else "no checkpoint had been written"
             raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
-                                  f"stopped; {kept}") from None
+                                  f"stopped; {self.newest_checkpoint_note()}") from None
         self.saved_step = step
         checkpoints = checkpoints_of(self.dir)
         for stale in checkpoints[:-KEEP_CHECKPOINTS]:
@@ -327,6 +325,11 @@ class Run:
             if replay_file.name not in kept:
                 replay_file.unlink(missing_ok=True)
         return path
+
+    def newest_checkpoint_note(self) -> str:
+        """'step_N.pt is the newest checkpoint', for a message about a run that stopped."""
+        newest = latest_checkpoint(self.dir)
+        return f"{newest.name} is the newest checkpoint" if newest else "no checkpoint had been written"
 
     def load_replay(self) -> dict[str, np.ndarray] | None:
         """The replay arrays saved with the resumed checkpoint, if any. Resuming with

@@ -93,9 +93,8 @@ def main(argv: list[str]) -> int:
         return 128 + signal.SIGINT
     except OSError as error:  # the system refused a write (a full disk): what was saved stays whole (atomic writes)
         run.finish()
-        last = latest_checkpoint(run.dir)
-        kept = f"{last.name} is the newest checkpoint" if last else "no checkpoint had been written"
-        raise TrainingStopped(f"{run.dir}: training stopped on a system error ({error}); {kept}") from None
+        raise TrainingStopped(f"{run.dir}: training stopped on a system error ({error}); "
+                              f"{run.newest_checkpoint_note()}") from None
     except BaseException:
         run.finish()
         raise
