@@ -25,24 +25,34 @@ from rlkit.vec import EpisodeTracker, VecStep
 ATARI_ID = re.compile(r"^ALE/([A-Za-z0-9]+)-v5$")
 
 
+def _shipped_roms() -> dict[str, str]:
+    """ale-py's game ids and ROM names: 'TicTacToe3D' -> 'tic_tac_toe_3d'."""
+    return {rom_id_to_name(rom): rom for rom in roms.get_all_rom_ids()}
+
+
 def rom_name(env_id: str) -> str:
     """'ALE/MontezumaRevenge-v5' -> 'montezuma_revenge', through ale-py's own naming of the ROMs it ships."""
     match = ATARI_ID.match(env_id)
     if not match:
         raise UserError(f"env.id: '{env_id}' is not an Atari id of the form ALE/Name-v5")
-    shipped = {rom_id_to_name(rom): rom for rom in roms.get_all_rom_ids()}  # 'TicTacToe3D' -> 'tic_tac_toe_3d'
+    shipped = _shipped_roms()
     if match.group(1) not in shipped:
-        raise UserError(f"env.id: unknown Atari game '{env_id}' (ale-py ships no ROM named {match.group(1)})")
+        guess = ale_id_for(env_id)
+        hint = f"; did you mean {guess}?" if guess else ""
+        raise UserError(f"env.id: unknown Atari game '{env_id}' (ale-py ships no ROM named {match.group(1)}){hint}")
     return shipped[match.group(1)]
 
 
 def ale_id_for(name: str) -> str | None:
-    """'Pong' or 'Pong-v4' -> 'ALE/Pong-v5' when ale-py ships that game, else None (for suggestions)."""
-    guess = f"ALE/{name.split('-')[0]}-v5"
-    try:
-        return guess if rom_name(guess) else None
-    except UserError:
+    """'Pong', 'pong', 'PongNoFrameskip-v4' -> 'ALE/Pong-v5' when ale-py ships that game, else None
+    (for suggestions). RAM ids get none: this adapter gives the agent pixels."""
+    base = name.removeprefix("ALE/").split("-")[0]
+    if "-ram" in name.lower() or base.lower().endswith("ram"):
         return None
+    base = re.sub(r"(NoFrameskip|Deterministic)$", "", base)
+    by_lower = {game.lower(): game for game in _shipped_roms()}
+    game = by_lower.get(base.lower())
+    return f"ALE/{game}-v5" if game else None
 
 
 class AtariVec:

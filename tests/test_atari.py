@@ -6,7 +6,7 @@ import pytest
 from rlkit.config import EnvConfig
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
-from rlkit.envs.atari import rom_name
+from rlkit.envs.atari import ale_id_for, rom_name
 
 
 def play(env, steps, seed=0):
@@ -25,6 +25,18 @@ def test_ids_map_to_shipped_roms():
         rom_name("ALE/Pongg-v5")
     with pytest.raises(UserError, match="ALE/Name-v5"):
         rom_name("ALE/Pong")
+    with pytest.raises(UserError, match=r"ships no ROM named pong\); did you mean ALE/Pong-v5\?"):
+        rom_name("ALE/pong-v5")
+
+
+@pytest.mark.parametrize("name,guess", [
+    ("Pong", "ALE/Pong-v5"), ("pong", "ALE/Pong-v5"), ("PongNoFrameskip-v4", "ALE/Pong-v5"),
+    ("BreakoutDeterministic-v4", "ALE/Breakout-v5"), ("TicTacToe3D", "ALE/TicTacToe3D-v5"),
+    ("Breakout-ram-v4", None),  # the adapter gives pixels: a RAM id gets no pixel suggestion
+    ("Chess", None),
+])
+def test_misspelled_atari_ids_get_the_v5_suggestion(name, guess):
+    assert ale_id_for(name) == guess
 
 
 def test_observations_are_stacked_84x84_grayscale_zero_padded_at_reset():

@@ -108,8 +108,11 @@ def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
     run_dir = tmp_path / "pong"
     budget = ["agent.learning_starts=300", "agent.buffer_size=3000", "train.checkpoint_every=500",
               "train.log_every=100", "train.progress_bar=false", "torch_threads=1"]
-    first = run_cli("train", "configs/pong_dqn.yaml", "train.total_steps=1000", *budget, "--run-dir", str(run_dir))
+    first = run_cli("train", "configs/pong_dqn.yaml", "train.total_steps=1000", *budget, "agent.hidden=[32]",
+                    "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr
+    # the CNN ignores agent.hidden: said at once, not only when a resume refuses to change it
+    assert "warning: agent.hidden=[32] is not used: pixel observations go through the Nature CNN" in first.stderr
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
     assert checkpoints == ["step_000000000500.pt", "step_000000001000.pt"]
     assert (run_dir / "config.yaml").exists()

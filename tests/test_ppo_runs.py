@@ -198,11 +198,13 @@ def test_only_truncated_envs_bootstrap_and_every_episode_end_cuts_the_advantages
 def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     """PPO steps whole rollouts (8 envs x 32 here), so 300 steps end at 512: resuming it is no error,
     while an override that lowers the budget below the run's step is refused; one that extends it
-    may change agent.adam_eps."""
+    may change agent.adam_eps. A setting the network does not use (init_log_std, discrete actions) is warned of."""
     run_dir = tmp_path / "run"
     first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=300", "train.progress_bar=false",
-                        "--run-dir", str(run_dir))
+                        "agent.init_log_std=0.5", "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr
+    assert "warning: agent.init_log_std=0.5 is not used: discrete actions have no standard deviation" in first.stderr
+    assert "agent.hidden" not in first.stderr and "agent.activation" not in first.stderr  # used by the MLPs
     assert "whole rollouts of 256 steps (agent.num_steps x env.num_envs), so this run stops at step 512" in first.stderr
     assert (run_dir / "checkpoints" / "step_000000000512.pt").is_file()
     again = rlkit_train("--resume", str(run_dir))

@@ -16,6 +16,7 @@ import numpy as np
 from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
+from rlkit.agents.networks import is_pixels, warn_unused
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
@@ -51,6 +52,8 @@ def train_on(run: Run, env: VecEnv) -> None:
     size = f"{replay.nbytes / 2**30:.2f} GiB" if replay.nbytes >= 2**30 else f"{replay.nbytes / 2**20:.1f} MiB"
     print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
 
+    if is_pixels(obs_space):
+        warn_unused(agent, ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)

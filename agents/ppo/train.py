@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlkit.agents.networks import is_pixels, warn_unused
 from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import ActorCritic
 from rlkit.checkpoint import rng_state, set_rng_state
@@ -49,6 +50,11 @@ def train_on(run: Run, env: VecEnv) -> None:
     cfg, agent, device = run.config, run.config.agent, run.device
     num_envs, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
     check_config(cfg, action_space)
+    if is_pixels(obs_space):
+        warn_unused(agent, ("hidden", "activation"), "pixel observations go through the Nature CNN (ReLU, "
+                    "fixed layers)")
+    if isinstance(action_space, gym.spaces.Discrete):
+        warn_unused(agent, ("init_log_std",), "discrete actions have no standard deviation")
     logger = run.start()  # seeds torch before the network is built
     net = ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std).to(device)
     learner = PPOLearner(net, agent)
