@@ -6,7 +6,7 @@ import importlib
 import importlib.metadata
 import sys
 
-from rlkit.errors import TrainingStopped, UserError
+from rlkit.errors import Stopped, UserError
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +25,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2
-    (TrainingStopped, a run that cannot go on: one line, exit status 1)."""
+    (Stopped, a command that cannot go on, such as a run whose disk is full: one line, exit status 1)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         print(f"rlkit: error: give a command ({', '.join(COMMANDS)}); rlkit --help says more", file=sys.stderr)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 2
-    except TrainingStopped as error:
+    except Stopped as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

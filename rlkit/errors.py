@@ -9,7 +9,11 @@ class UserError(Exception):
     """Bad input from the user (config file, key, value, command, run folder)."""
 
 
-class TrainingStopped(Exception):
+class Stopped(Exception):
+    """A command that started well cannot go on (a failing engine, a system error); exit status 1."""
+
+
+class TrainingStopped(Stopped):
     """Training cannot go on: its weights stopped being finite, or a checkpoint cannot be written.
     The run keeps the checkpoints it saved (none is pushed out by a useless one); exit status 1."""
 

@@ -5,8 +5,8 @@ Engine A (`--black`) takes Black in odd-numbered games and White in even ones; e
 komi), a resignation, an illegal move (a forfeit), or `--max-moves` (scored as it stands).
 Every game is written as SGF; the win rate of engine A comes with a 95% Wilson interval.
 An engine that exits, answers out of protocol, or takes longer than `--timeout` seconds to answer
-stops the match with a one-line error (a slow engine is killed first); games already played keep
-their records. An --out folder that already holds game records is refused, so none is overwritten.
+stops the match with a one-line error and exit status 1 (a slow engine is killed first); games
+already played keep their records, and the game it cut short is kept as SGF with no result. An --out folder that already holds game records is refused, so none is overwritten.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlkit.errors import ArgumentParser, UserError
+from rlkit.errors import ArgumentParser, Stopped, UserError
 
 from . import engine as E
 from .coords import color_letter, format_vertex, parse_vertex
@@ -45,34 +45,35 @@ class Outcome:
     reason: str
 
 
-def play_game(black: GtpClient, white: GtpClient, size: int, komi: float, max_moves: int) -> tuple[Game, Outcome]:
-    """One game between two started engines; our Game is the referee."""
-    game = Game(size, komi, max_moves=max_moves)
+def play_game(black: GtpClient, white: GtpClient, game: Game) -> Outcome:
+    """Play `game` (a new Game, the referee) to its end between two started engines. Moves go into
+    `game` as they are made, so a GtpError leaves the game as far as it got."""
+    size, max_moves = game.size, game.max_moves
     engines = {1: black, 2: white}
     for engine in engines.values():
-        for command in (f"boardsize {size}", "clear_board", f"komi {komi:g}"):
+        for command in (f"boardsize {size}", "clear_board", f"komi {game.komi:g}"):
             engine.send(command)
     color = 1
     while not game.over and len(game.moves) < max_moves:
         name = "black" if color == 1 else "white"
         reply = engines[color].send(f"genmove {name}").strip()
         if reply.lower() == "resign":
-            return game, Outcome(3 - color, f"{color_letter(3 - color)}+R", f"{name} resigned")
+            return Outcome(3 - color, f"{color_letter(3 - color)}+R", f"{name} resigned")
         try:
             action = parse_vertex(reply, size)
         except ValueError:
-            return game, Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} answered genmove with {reply!r}")
+            return Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} answered genmove with {reply!r}")
         if not game.is_legal(action, color):
-            return game, Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} played illegal {reply}")
+            return Outcome(3 - color, f"{color_letter(3 - color)}+F", f"{name} played illegal {reply}")
         game.play(action, color)
         ok, text = engines[3 - color].ask(f"play {name} {format_vertex(action, size)}")
         if not ok:
             other = "white" if color == 1 else "black"
-            return game, Outcome(color, f"{color_letter(color)}+F", f"{other} refused legal {reply}: {text}")
+            return Outcome(color, f"{color_letter(color)}+F", f"{other} refused legal {reply}: {text}")
         color = 3 - color
     score = game.score()
     reason = "two passes" if game.over else f"move limit {max_moves}"
-    return game, Outcome(0 if score == 0 else (1 if score > 0 else 2), game.result(), reason)
+    return Outcome(0 if score == 0 else (1 if score > 0 else 2), game.result(), reason)
 
 
 def _start(command: str, option: str, timeout: float) -> tuple[GtpClient, str]:
@@ -104,6 +105,22 @@ def _check_out_folder(out: Path) -> None:
     if taken:
         raise UserError(f"--out {out}: already holds {len(taken)} game record(s) ({taken[0]} ...); "
                         "choose a new folder so they are not overwritten")
+
+
+def _moves(count: int) -> str:
+    return f"{count} move{'' if count == 1 else 's'}"
+
+
+def _keep_unfinished(path: Path, game: Game, names: tuple[str, str], error: GtpError) -> str:
+    """Write a game that an engine failure cut short as SGF with no result (RE) and the failure as
+    its comment; return a note naming the file for the error message ('' when nothing was played)."""
+    if not game.moves:
+        return ""
+    try:
+        write_sgf(path, game, black=names[0], white=names[1], comment=f"unfinished: {error}")
+    except OSError:
+        return ""
+    return f"; {path} keeps its {_moves(len(game.moves))}, with no result"
 
 
 def summary(a_name: str, a_command: str, b_name: str, b_command: str, score_a: float, games: int) -> str:
@@ -165,13 +182,14 @@ def main(argv: list[str]) -> int:
             a_is_black = number % 2 == 1
             black, white = (a, b) if a_is_black else (b, a)
             names = (a_name, b_name) if a_is_black else (b_name, a_name)
+            game = Game(args.size, komi, max_moves=max_moves)
+            path = out / f"game-{number:03d}.sgf"
             try:
-                game, outcome = play_game(black, white, args.size, komi, max_moves)
+                outcome = play_game(black, white, game)
             except GtpError as error:
                 report_finished()
-                note = f" (the match ends after {finished} finished game(s))" if finished else ""
-                raise UserError(f"game {number}: {error}{note}") from None
-            path = out / f"game-{number:03d}.sgf"
+                note = f"; the match ends after {finished} finished game(s)" if finished else ""
+                raise Stopped(f"game {number}: {error}{_keep_unfinished(path, game, names, error)}{note}") from None
             try:
                 write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
             except OSError as error:  # a full disk: the records already written stay whole (atomic writes)
@@ -181,7 +199,7 @@ def main(argv: list[str]) -> int:
             a_color = 1 if a_is_black else 2
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
             print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
-                  f"({outcome.reason}, {len(game.moves)} move{'' if len(game.moves) == 1 else 's'}) -> {path}", flush=True)
+                  f"({outcome.reason}, {_moves(len(game.moves))}) -> {path}", flush=True)
             finished += 1
     except KeyboardInterrupt:  # an engine may be mid-reply and unable to take `quit`: stop both now
         a.kill()

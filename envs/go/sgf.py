@@ -34,7 +34,7 @@ class SgfRecord:
     setup: list[tuple[int, int]] = field(default_factory=list)  # (colour, point)
     first_to_play: int = 1
     moves: list[tuple[int, int]] = field(default_factory=list)  # (colour, action), pass = size*size
-    info: dict[str, str] = field(default_factory=dict)  # PB, PW, RE, DT ... as written
+    info: dict[str, str] = field(default_factory=dict)  # PB, PW, RE, DT, C (root comment) ... as written
 
 
 def _escape(text: str) -> str:
@@ -42,8 +42,9 @@ def _escape(text: str) -> str:
 
 
 def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = None,
-           date: str | None = None) -> str:
-    """The game as SGF FF[4] text: root properties, setup stones, then one node per move."""
+           date: str | None = None, comment: str = "") -> str:
+    """The game as SGF FF[4] text: root properties (a root comment if given), setup stones, then one
+    node per move."""
     n = game.size
     date = date or datetime.date.today().isoformat()
     if result is None:  # a game still in play has no result yet
@@ -51,6 +52,7 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
     root += f"DT[{_escape(date)}]" + (f"RE[{_escape(result)}]" if result else "")
+    root += f"C[{_escape(comment)}]" if comment else ""
     for color in (1, 2):
         points = [format_sgf_point(p, n) for c, p in game.setup if c == color]
         if points:
@@ -192,7 +194,7 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
             rec.komi = parse_komi(prop(root, "KM"))
         except ValueError:
             raise parser.fail(f"komi KM[{prop(root, 'KM')}] is not a number", root["KM"][1]) from None
-    rec.info = {k: v[0][0] for k, v in root.items() if k in ("PB", "PW", "RE", "DT", "RU", "HA") and v[0]}
+    rec.info = {k: v[0][0] for k, v in root.items() if k in ("PB", "PW", "RE", "DT", "RU", "HA", "C") and v[0]}
     for index, node in enumerate(nodes):
         for key in ("AB", "AW", "AE"):
             if key in node and index > 0:

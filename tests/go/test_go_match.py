@@ -18,7 +18,7 @@ from rlkit.envs.go.coords import format_vertex, parse_vertex
 from rlkit.envs.go.gtp_client import GtpClient, GtpError
 from rlkit.envs.go.match import main, play_game, wilson_interval
 from rlkit.envs.go.sgf import read_sgf, replay
-from rlkit.errors import UserError
+from rlkit.errors import Stopped, UserError
 
 GNUGO = shutil.which("gnugo") or "/usr/games/gnugo"
 OURS = f"{sys.executable} -m rlkit.cli gtp"
@@ -102,12 +102,46 @@ def test_an_engine_that_never_answers_is_killed_and_stops_the_match(tmp_path):
     stalls.write_text(STALLS_ON_GENMOVE)
     fake.write_text(FAKE)
     start = time.monotonic()
-    with pytest.raises(UserError, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 0.5 s"):
+    with pytest.raises(Stopped, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 0.5 s"):
         main(["--black", f"{sys.executable} {stalls} {pid_file}", "--white", f"{sys.executable} {fake}",
               "--games", "1", "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
     assert time.monotonic() - start < 15  # not the engine's 600 s sleep
     assert _reaped(int(pid_file.read_text()))
-    assert not list((tmp_path / "out").glob("*.sgf"))  # the unfinished game is not recorded
+    assert not list((tmp_path / "out").glob("*.sgf"))  # a game with no move leaves no record
+
+
+# Plays the moves given as arguments, one per genmove, then exits (a crash mid-game).
+PLAYS_THEN_EXITS = textwrap.dedent("""
+    import sys
+    moves = sys.argv[1:]
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd and cmd[0] == "genmove":
+            if not moves:
+                sys.exit(3)
+            reply = moves.pop(0)
+        else:
+            reply = "plays-then-exits" if cmd and cmd[0] == "name" else ""
+        sys.stdout.write(f"= {reply}\\n\\n")
+        sys.stdout.flush()
+""")
+
+
+def test_an_engine_that_dies_mid_game_stops_the_match_with_status_1_and_the_game_is_kept(tmp_path):
+    """Not bad input (exit 2) but a failure once running: one line, exit 1, and the moves played
+    so far are kept as SGF with no result and the failure as its comment."""
+    script, out = tmp_path / "plays.py", tmp_path / "out"
+    script.write_text(PLAYS_THEN_EXITS)
+    argv = ["match", "--black", f"{sys.executable} {script} E5 D5", "--white", f"{sys.executable} {script} A1 B1 C1",
+            "--games", "2", "--size", "5", "--out", str(out)]
+    result = subprocess.run([sys.executable, "-m", "rlkit.cli", *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("rlkit match: error: game 1: ")
+    assert f"; {out / 'game-001.sgf'} keeps its 4 moves, with no result" in result.stderr
+    record = read_sgf(out / "game-001.sgf")
+    assert [(c, format_vertex(a, 5)) for c, a in record.moves] == [(1, "E5"), (2, "A1"), (1, "D5"), (2, "B1")]
+    assert "RE" not in record.info and record.info["C"].startswith("unfinished: ")
+    assert [p.name for p in out.iterdir()] == ["game-001.sgf"]  # no temporary left
 
 
 # Passes through its first game, then never answers genmove once a second game has begun.
@@ -129,7 +163,7 @@ def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tm
     fake, engine = tmp_path / "fake.py", tmp_path / "engine.py"
     fake.write_text(FAKE)
     engine.write_text(PASSES_THEN_STALLS)
-    with pytest.raises(UserError, match=r"game 2: .* within 0.5 s; stopped it \(the match ends after 1 finished game"):
+    with pytest.raises(Stopped, match=r"game 2: .* within 0.5 s; stopped it; the match ends after 1 finished game"):
         main(["--black", f"{sys.executable} {fake}", "--white", f"{sys.executable} {engine}", "--games", "3",
               "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
@@ -317,7 +351,8 @@ class FirstLegalPoint:
 
 def test_a_move_limit_beyond_the_default_game_length_is_honoured():
     """--max-moves above 10 x size² (the Game's own default cap) ends the game at the limit, scored."""
-    game, outcome = play_game(FirstLegalPoint(5), FirstLegalPoint(5), 5, 0.5, 400)
+    game = Game(5, 0.5, max_moves=400)
+    outcome = play_game(FirstLegalPoint(5), FirstLegalPoint(5), game)
     assert len(game.moves) == 400 and outcome.reason == "move limit 400"
 
 
