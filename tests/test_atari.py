@@ -155,6 +155,31 @@ def test_episode_tracker_reports_each_episode_once_and_starts_the_next_at_zero()
     assert tracker.update(np.array([0.5, 0.0]), np.array([True, False])) == ([0.5], [1])
 
 
+def test_results_that_ale_py_returns_out_of_env_order_are_put_back_in_order():
+    """ale-py may return the envs of a step in any order (its info['env_id'] says which is which):
+    row i must still be env i, with its own lives, flags and episode totals."""
+    config = EnvConfig(id="ALE/Breakout-v5", num_envs=3)  # life losses exercise the per-env lives
+    in_order, shuffled = make_vec(config), make_vec(config)
+    real_recv, rng = shuffled.ale.recv, np.random.default_rng(1)
+
+    def recv_out_of_order():
+        obs, reward, over, truncated, info = real_recv()
+        perm = rng.permutation(3)
+        return obs[perm], reward[perm], over[perm], truncated[perm], {k: v[perm] for k, v in info.items()}
+
+    shuffled.ale.recv = recv_out_of_order
+    lives_lost = 0
+    for a, b in zip(play(in_order, 300), play(shuffled, 300)):
+        for name in ("obs", "reward", "terminated", "truncated", "reset"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(a.final_obs[a.reset], b.final_obs[b.reset])  # valid rows only
+        assert (a.episode_returns, a.episode_lengths) == (b.episode_returns, b.episode_lengths)
+        lives_lost += int((a.terminated & ~a.reset).sum())
+    in_order.close()
+    shuffled.close()
+    assert lives_lost > 0
+
+
 def test_unclipped_rewards_are_the_game_score_changes():
     env = make_vec(EnvConfig(id="ALE/SpaceInvaders-v5", num_envs=2, clip_rewards=False))
     rewards = np.concatenate([step.reward for step in play(env, 600)])
