@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.network import QNetwork
+from rlkit.agents.optim import clipped_adam_step
 from rlkit.replay import Batch
 
 
@@ -39,9 +40,7 @@ class DQNLearner:
         loss = (batch.weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), self.cfg.max_grad_norm)
-        self.optimizer.step()
+        clipped_adam_step(self.optimizer, self.cfg.max_grad_norm)
         self.updates += 1
         return {"loss": loss.detach(), "q_mean": q.detach().mean(), "td_error": (target - q).detach()}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from rlkit.agents.optim import clipped_adam_step
 from rlkit.agents.ppo.config import AgentConfig
 from rlkit.agents.ppo.network import ActorCritic
 from rlkit.storage import Batch, RolloutStorage
@@ -74,9 +75,7 @@ class PPOLearner:
                 total, parts = self.loss(batch, clip)
                 self.optimizer.zero_grad(set_to_none=True)
                 total.backward()
-                if cfg.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
+                clipped_adam_step(self.optimizer, cfg.max_grad_norm)
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
