@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -47,15 +48,25 @@ class NatureCNN(nn.Module):
         ]
         if hidden:
             layers += [nn.Linear(64 * 7 * 7, hidden), nn.ReLU()]
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*layers)  # holds the layers (and so names the checkpoint's weights)
+        # plain lists: modules assigned as attributes would be registered (and saved) a second time
+        self._convs = [layer for layer in layers if isinstance(layer, nn.Conv2d)]
+        self._linears = [layer for layer in layers if isinstance(layer, nn.Linear)]
         self.out_features = hidden or 64 * 7 * 7
         # channels_last runs a CPU training step of this net ~1.45x faster than NCHW
         self.to(memory_format=torch.channels_last)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """Computes what `self.net` does on the scaled frames, but calls the layers' functions with
+        in-place ReLUs: at batch 1 (acting) the calls of nine modules cost 0.15 of ~1.1 ms per step."""
         # reorder the uint8 frames (4x fewer bytes than floats), then scale; float() keeps the layout
         x = frames.contiguous(memory_format=torch.channels_last).float().div_(255.0)
-        return self.net(x)
+        for conv in self._convs:
+            x = F.conv2d(x, conv.weight, conv.bias, conv.stride).relu_()
+        x = x.flatten(1)
+        for linear in self._linears:
+            x = F.linear(x, linear.weight, linear.bias).relu_()
+        return x
 
 
 class MLP(nn.Module):

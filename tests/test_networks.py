@@ -1,0 +1,40 @@
+"""The Nature CNN's functional forward pass against its own layer stack, and what copies of it share."""
+
+import copy
+
+import pytest
+import torch
+
+from rlkit.agents.networks import NatureCNN
+
+
+@pytest.mark.parametrize("hidden", [512, 0])
+def test_forward_and_gradients_equal_the_layer_stack(hidden):
+    torch.manual_seed(0)
+    net = NatureCNN(4, hidden=hidden)
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    ours = net(frames)
+    ours.square().sum().backward()
+    ours_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    reference = net.net(frames.float() / 255.0)  # nn.Sequential with its own (not in-place) ReLUs
+    reference.square().sum().backward()
+    torch.testing.assert_close(ours, reference)
+    for mine, theirs in zip(ours_grads, (p.grad for p in net.parameters())):
+        torch.testing.assert_close(mine, theirs)
+    layers = ["net.0", "net.2", "net.4"] + (["net.7"] if hidden else [])  # the names checkpoints hold
+    assert list(net.state_dict()) == [f"{name}.{kind}" for name in layers for kind in ("weight", "bias")]
+
+
+def test_a_deep_copy_computes_with_its_own_weights():
+    """DQN's target network is a deep copy: it must not follow the online network's later updates."""
+    torch.manual_seed(0)
+    online = NatureCNN(4)
+    target = copy.deepcopy(online)
+    frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    before = target(frames)
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(0.1)
+    torch.testing.assert_close(target(frames), before)
+    assert not torch.allclose(online(frames), before)
