@@ -31,6 +31,7 @@ class GtpEngine:
 
     def __init__(self, size: int = 19, komi: float = 7.5, genmove: Callable[[Game], int] | None = None):
         self.game = Game(size, komi)
+        self.handicap = 0  # a loaded game's SGF HA, written back by printsgf
         self.genmove_policy = genmove or (lambda game: game.random_action(avoid_eyes=True))
         self.quit = False
         self.commands: dict[str, Callable[[list[str]], str]] = {
@@ -106,11 +107,12 @@ class GtpEngine:
         (size, *_) = self._args(args, 1, "boardsize SIZE")
         if not size.isdigit() or not E.MIN_SIZE <= int(size) <= E.MAX_SIZE:
             raise GtpFailure("unacceptable size")
-        self.game = Game(int(size), self.game.komi)
+        self.game, self.handicap = Game(int(size), self.game.komi), 0
         return ""
 
     def cmd_clear_board(self, args: list[str]) -> str:
         self.game.clear()
+        self.handicap = 0
         return ""
 
     def cmd_komi(self, args: list[str]) -> str:
@@ -129,9 +131,12 @@ class GtpEngine:
                 raise GtpFailure("move number is not an integer")
             until = int(rest[0])
         try:
-            self.game = replay(read_sgf(path), until, name=path)
+            record = read_sgf(path)
+            self.game = replay(record, until, name=path)
         except SgfError as error:
             raise GtpFailure(f"cannot load file: {error}") from None
+        handicap = record.info.get("HA", "0")
+        self.handicap = int(handicap) if handicap.isdigit() else 0
         return ""
 
     # -- play ------------------------------------------------------------------------------
@@ -194,11 +199,11 @@ class GtpEngine:
     def cmd_printsgf(self, args: list[str]) -> str:
         if args:
             try:
-                write_sgf(args[0], self.game, black="", white="")
+                write_sgf(args[0], self.game, black="", white="", handicap=self.handicap)
             except OSError as error:
                 raise GtpFailure(f"cannot write {args[0]}: {error.strerror}") from None
             return ""
-        return to_sgf(self.game).strip()
+        return to_sgf(self.game, handicap=self.handicap).strip()
 
 
 def serve(engine: GtpEngine, stdin: TextIO, stdout: TextIO) -> None:

@@ -42,9 +42,9 @@ def _escape(text: str) -> str:
 
 
 def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = None,
-           date: str | None = None, comment: str = "") -> str:
-    """The game as SGF FF[4] text: root properties (a root comment if given), setup stones, then one
-    node per move."""
+           date: str | None = None, comment: str = "", handicap: int = 0) -> str:
+    """The game as SGF FF[4] text: root properties (a root comment and the handicap HA, if given),
+    setup stones, then one node per move."""
     n = game.size
     date = date or datetime.date.today().isoformat()
     if result is None:  # a game still in play has no result yet
@@ -52,7 +52,7 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
     root += f"DT[{_escape(date)}]" + (f"RE[{_escape(result)}]" if result else "")
-    root += f"C[{_escape(comment)}]" if comment else ""
+    root += (f"HA[{handicap}]" if handicap >= 2 else "") + (f"C[{_escape(comment)}]" if comment else "")
     for color in (1, 2):
         points = [format_sgf_point(p, n) for c, p in game.setup if c == color]
         if points:

@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_one_line_error, help_text
 from rlkit.envs.go.gtp import GtpEngine
 from rlkit.envs.go.gtp_client import GtpClient
+from rlkit.envs.go.sgf import parse_sgf
 
 REQUIRED = ("protocol_version name version known_command list_commands quit boardsize clear_board komi "
             "play genmove undo final_score showboard loadsgf printsgf is_legal list_stones captures").split()
@@ -132,6 +133,18 @@ def test_loadsgf_and_printsgf(engine, tmp_path):
     ok, text = ask(fresh, f"loadsgf {bad}")
     assert not ok and "bad.sgf" in text and "move 2" in text
     assert ask(fresh, "list_stones white") == (True, "D4")  # the failed load changed nothing
+
+
+def test_printsgf_keeps_a_loaded_games_handicap(engine, tmp_path):
+    path = tmp_path / "handicap.sgf"
+    path.write_text("(;GM[1]FF[4]SZ[9]KM[0.5]HA[2]AB[cc][gg]PL[W];W[ee];B[ce])")
+    assert ask(engine, f"loadsgf {path}") == (True, "")
+    assert ask(engine, "play w d5") == (True, "")
+    printed = ask(engine, "printsgf")[1]
+    assert "HA[2]" in printed and "AB[cc][gg]" in printed and "PL[W]" in printed
+    assert parse_sgf(printed).info["HA"] == "2"
+    assert ask(engine, "clear_board") == (True, "")  # the setup stones go, and so does the handicap
+    assert "HA[" not in ask(engine, "printsgf")[1]
 
 
 def test_the_cli_process_speaks_gtp_and_exits_on_quit():
