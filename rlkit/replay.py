@@ -143,6 +143,7 @@ class ReplayBuffer:
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
             reset: np.ndarray, final_obs: np.ndarray) -> None:
         """Record one vector step: `obs` the observations acted on; `reset`/`final_obs` as in VecStep."""
+        reset = np.asarray(reset, dtype=bool)
         rows = self.head.copy() if self.tree is not None else None
         _write_step(self._newest_frame(obs), actions, rewards, terminated, reset, self.is_first, self.frames,
                     self.actions, self.rewards, self.terminated, self.ended, self.first, self.start, self.head,

@@ -132,11 +132,11 @@ class GtpEngine:
             until = int(rest[0])
         try:
             record = read_sgf(path)
-            self.game = replay(record, until, name=path)
+            game = replay(record, until, name=path)
         except SgfError as error:
             raise GtpFailure(f"cannot load file: {error}") from None
         handicap = record.info.get("HA", "0")
-        self.handicap = int(handicap) if handicap.isdigit() else 0
+        self.game, self.handicap = game, int(handicap) if handicap.isascii() and handicap.isdigit() else 0
         return ""
 
     # -- play ------------------------------------------------------------------------------

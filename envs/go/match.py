@@ -117,7 +117,8 @@ def _keep_unfinished(path: Path, game: Game, names: tuple[str, str], error: GtpE
     if not game.moves:
         return ""
     try:
-        write_sgf(path, game, black=names[0], white=names[1], comment=f"unfinished: {error}")
+        # result "": no RE even where the referee's game is over (an engine failing on the last `play`)
+        write_sgf(path, game, black=names[0], white=names[1], result="", comment=f"unfinished: {error}")
     except OSError:
         return ""
     return f"; {path} keeps its {_moves(len(game.moves))}, with no result"
@@ -194,7 +195,7 @@ def main(argv: list[str]) -> int:
                 write_sgf(path, game, black=names[0], white=names[1], result=outcome.result)
             except OSError as error:  # a full disk: the records already written stay whole (atomic writes)
                 report_finished()
-                raise UserError(f"--out {out}: cannot write {path.name} ({error.strerror or error}); "
+                raise Stopped(f"--out {out}: cannot write {path.name} ({error.strerror or error}); "
                                 f"the match ends after {finished} recorded game(s)") from None
             a_color = 1 if a_is_black else 2
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0

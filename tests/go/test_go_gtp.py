@@ -145,6 +145,10 @@ def test_printsgf_keeps_a_loaded_games_handicap(engine, tmp_path):
     assert parse_sgf(printed).info["HA"] == "2"
     assert ask(engine, "clear_board") == (True, "")  # the setup stones go, and so does the handicap
     assert "HA[" not in ask(engine, "printsgf")[1]
+    odd = tmp_path / "odd.sgf"  # "²" passes str.isdigit but not int(): read as no handicap, not a crash
+    odd.write_text("(;GM[1]FF[4]SZ[9]HA[²];B[cc])")
+    assert ask(engine, f"loadsgf {path}") == (True, "") and ask(engine, f"loadsgf {odd}") == (True, "")
+    assert "HA[" not in ask(engine, "printsgf")[1]
 
 
 def test_the_cli_process_speaks_gtp_and_exits_on_quit():

@@ -173,6 +173,31 @@ def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tm
     assert [p.name for p in (tmp_path / "out").glob("*.sgf")] == ["game-001.sgf"]
 
 
+# Passes at every genmove; with the argument "die", exits at the first `play` it is told.
+PASSES_OR_DIES_ON_PLAY = textwrap.dedent("""
+    import sys
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd and cmd[0] == "play" and sys.argv[1:] == ["die"]:
+            sys.exit(3)
+        reply = {"name": "passer", "genmove": "pass"}.get(cmd[0], "") if cmd else ""
+        sys.stdout.write(f"= {reply}\\n\\n")
+        sys.stdout.flush()
+""")
+
+
+def test_a_game_cut_short_after_its_last_move_is_kept_without_a_result(tmp_path):
+    """Black dies when told of White's closing pass: the referee's game is over, but the match never
+    scored it, so its record must not claim a result."""
+    script, out = tmp_path / "passer.py", tmp_path / "out"
+    script.write_text(PASSES_OR_DIES_ON_PLAY)
+    with pytest.raises(Stopped, match="keeps its 2 moves, with no result"):
+        main(["--black", f"{sys.executable} {script} die", "--white", f"{sys.executable} {script}", "--games", "1",
+              "--size", "5", "--out", str(out)])
+    record = read_sgf(out / "game-001.sgf")
+    assert len(record.moves) == 2 and "RE" not in record.info
+
+
 def test_a_record_that_cannot_be_written_stops_the_match_in_one_line(tmp_path, capsys, monkeypatch):
     """A full disk at game 2's record: the finished game is reported, then one line names the file."""
     import errno
@@ -189,7 +214,7 @@ def test_a_record_that_cannot_be_written_stops_the_match_in_one_line(tmp_path, c
     fake = tmp_path / "fake.py"
     fake.write_text(FAKE)
     out_dir = tmp_path / "out"
-    with pytest.raises(UserError) as error:
+    with pytest.raises(Stopped) as error:  # a system failure mid-match (exit 1), not bad input
         main(["--black", f"{sys.executable} {fake}", "--white", f"{sys.executable} {fake}", "--games", "3",
               "--size", "5", "--out", str(out_dir)])
     assert str(error.value) == (f"--out {out_dir}: cannot write game-002.sgf (No space left on device); "
