@@ -6,7 +6,8 @@ komi), a resignation, an illegal move (a forfeit), or `--max-moves` (scored as i
 Every game is written as SGF; the win rate of engine A comes with a 95% Wilson interval.
 An engine that exits, answers out of protocol, or takes longer than `--timeout` seconds to answer
 stops the match with a one-line error and exit status 1 (a slow engine is killed first); games
-already played keep their records, and the game it cut short is kept as SGF with no result. An --out folder that already holds game records is refused, so none is overwritten.
+already played keep their records, and the game it cut short is kept as SGF with no result. An
+--out folder that already holds game records is refused, so none is overwritten.
 """
 
 from __future__ import annotations
