@@ -152,17 +152,17 @@ class ReplayBuffer:
             self._refresh_priorities(np.arange(self.num_envs), rows)
         if reset.any():  # each ended episode's final frame gets a slot of its own
             ended = np.flatnonzero(reset)
-            self._write(ended, self._newest_frame(final_obs[ended]), first=False, start=False,
-                        actions=0, rewards=0.0, terminated=False, ended=False)
+            self._write_final_frames(ended, self._newest_frame(final_obs[ended]))
 
     def _newest_frame(self, obs: np.ndarray) -> np.ndarray:
         return obs[:, -1] if self.stack > 1 else obs
 
-    def _write(self, envs: np.ndarray, frames: np.ndarray, **fields) -> None:
+    def _write_final_frames(self, envs: np.ndarray, frames: np.ndarray) -> None:
+        """Each ended episode's final frame into its env's next slot: bootstrapped from, never a start."""
         rows = self.head[envs]
         self.frames[rows, envs] = frames
-        for name, value in fields.items():
-            getattr(self, name)[rows, envs] = value
+        for name in ("actions", "rewards", "terminated", "ended", "first", "start"):
+            getattr(self, name)[rows, envs] = 0
         self.head[envs] = (rows + 1) % self.slots
         self.count[envs] += 1
         if self.tree is not None:

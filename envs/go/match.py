@@ -197,7 +197,7 @@ def main(argv: list[str]) -> int:
             except OSError as error:  # a full disk: the records already written stay whole (atomic writes)
                 report_finished()
                 raise Stopped(f"--out {out}: cannot write {path.name} ({error.strerror or error}); "
-                                f"the match ends after {finished} recorded game(s)") from None
+                              f"the match ends after {finished} recorded game(s)") from None
             a_color = 1 if a_is_black else 2
             score_a += 1.0 if outcome.winner == a_color else 0.5 if outcome.winner == 0 else 0.0
             print(f"game {number}: black {names[0]}, white {names[1]}: {outcome.result} "
