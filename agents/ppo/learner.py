@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
-from rlkit.agents.data_parallel import ShardedGradients
 from rlkit.agents.optim import clipped_adam_step
 from rlkit.agents.ppo.config import AgentConfig
 from rlkit.agents.ppo.network import ActorCritic
@@ -37,40 +34,23 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
     return float("nan") if variance == 0 else float(1 - (target - predicted).var(correction=0) / variance)
 
 
-def shard(batch: Batch, rows: slice) -> Batch:
-    """The rows `rows` of every field of `batch` (views, no copies)."""
-    return Batch(**{field.name: getattr(batch, field.name)[rows] for field in dataclasses.fields(batch)})
-
-
 class PPOLearner:
     """Owns the training state: network, optimizer, update counter."""
 
-    def __init__(self, net: ActorCritic, cfg: AgentConfig, threads: int = 1):
-        """`threads` > 1 computes each minibatch's gradient in shards over that many CPU threads
-        (see rlkit.agents.data_parallel): the same gradient up to float rounding."""
+    def __init__(self, net: ActorCritic, cfg: AgentConfig):
         self.net = net
         self.cfg = cfg
         self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
-        self.gradients = ShardedGradients(list(net.parameters()), threads)
         self.updates = 0
 
     def loss(self, batch: Batch, clip: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss for one minibatch, and its detached parts."""
-        return self._loss(self._normalized(batch), clip)
-
-    def _normalized(self, batch: Batch) -> Batch:
-        """The minibatch with its advantages normalized (over the whole minibatch, before any sharding)."""
-        advantages = batch.advantages
-        if not self.cfg.norm_adv or advantages.numel() < 2:
-            return batch
-        return dataclasses.replace(batch, advantages=(advantages - advantages.mean()) / (advantages.std() + 1e-8))
-
-    def _loss(self, batch: Batch, clip: float, share: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The loss of `batch` (advantages already normalized) and its parts, each times `share`:
-        the shards of a minibatch then sum to the minibatch's loss and parts."""
         logprobs, entropy, values = self.net.evaluate(batch.obs, batch.actions)
         logratio = logprobs - batch.logprobs
-        pg_loss = policy_loss(logratio, batch.advantages, clip)
+        advantages = batch.advantages
+        if self.cfg.norm_adv and advantages.numel() > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        pg_loss = policy_loss(logratio, advantages, clip)
         v_loss = value_loss(values, batch.values, batch.returns, clip if self.cfg.clip_vloss else None)
         entropy = entropy.mean()
         total = pg_loss - self.cfg.ent_coef * entropy + self.cfg.vf_coef * v_loss
@@ -79,15 +59,7 @@ class PPOLearner:
             parts = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy,
                      "approx_kl": ((ratio - 1) - logratio).mean(),  # Schulman's k3 estimator
                      "clipfrac": ((ratio - 1.0).abs() > clip).float().mean()}
-        return total * share, {k: v.detach() * share for k, v in parts.items()}
-
-    def _step(self, batch: Batch, clip: float) -> dict[str, torch.Tensor]:
-        """One gradient step on a minibatch (its gradient summed over the shards); returns the loss's parts."""
-        shard_parts = self.gradients.backward(lambda rows, share: self._loss(shard(batch, rows), clip, share),
-                                              len(batch.actions))
-        clipped_adam_step(self.optimizer, self.cfg.max_grad_norm)
-        return {key: sum((parts[key] for parts in shard_parts[1:]), start=shard_parts[0][key])
-                for key in shard_parts[0]}
+        return total, {k: v.detach() for k, v in parts.items()}
 
     def update(self, storage: RolloutStorage, remaining: float) -> dict[str, float]:
         """Several epochs over the rollout; `remaining` (1 -> 0) anneals lr and clip range."""
@@ -98,15 +70,17 @@ class PPOLearner:
             group["lr"] = lr
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        with self.gradients.caller_on_one_thread():
-            for _ in range(cfg.update_epochs):
-                for batch in storage.minibatches(cfg.num_minibatches):
-                    parts = self._step(self._normalized(batch), clip)
-                    for key, value in parts.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                    count += 1
-                if cfg.target_kl > 0 and parts["approx_kl"].item() > cfg.target_kl:
-                    break  # approximate-KL early stop (CleanRL: checked after each epoch)
+        for _ in range(cfg.update_epochs):
+            for batch in storage.minibatches(cfg.num_minibatches):
+                total, parts = self.loss(batch, clip)
+                self.optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                clipped_adam_step(self.optimizer, cfg.max_grad_norm)
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+            if cfg.target_kl > 0 and parts["approx_kl"].item() > cfg.target_kl:
+                break  # approximate-KL early stop (CleanRL: checked after each epoch)
         self.updates += 1
         metrics = {key: float(value / count) for key, value in sums.items()}
         metrics.update(lr=lr, clip=clip, epochs=count / cfg.num_minibatches,

@@ -14,7 +14,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlkit.agents.data_parallel import cpu_threads
 from rlkit.agents.networks import is_pixels, warn_unused
 from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import ActorCritic
@@ -58,8 +57,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         warn_unused(agent, ("init_log_std",), "discrete actions have no standard deviation")
     logger = run.start()  # seeds torch before the network is built
     net = ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std).to(device)
-    # the Nature CNN's minibatches train fastest on a CPU as one shard per thread; MLPs lose by it
-    learner = PPOLearner(net, agent, threads=cpu_threads(device) if is_pixels(obs_space) else 1)
+    learner = PPOLearner(net, agent)
     storage = RolloutStorage(agent.num_steps, num_envs, obs_space, action_space, device)
     step = run.start_step
     if run.checkpoint:
