@@ -21,6 +21,7 @@ from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
 from rlkit.errors import TrainingStopped, UserError
 from rlkit.logger import Logger
+from rlkit.memory import keep_freed_memory
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
 KEEP_CHECKPOINTS = 3
@@ -106,6 +107,7 @@ class Run:
         self.device = resolve_device(config.device)
         if config.torch_threads:
             torch.set_num_threads(config.torch_threads)
+        keep_freed_memory()
         self.start_step = int(checkpoint["step"]) if checkpoint else 0
         self.stop_signal: int | None = None  # SIGINT or SIGTERM, once one asked the loop to stop
         self.logger: Logger | None = None
