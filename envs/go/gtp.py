@@ -217,6 +217,20 @@ def serve(engine: GtpEngine, stdin: TextIO, stdout: TextIO) -> None:
             break
 
 
+def check_size_option(size: int) -> None:
+    """A command's --size: a UserError unless rlkit's engine plays that board."""
+    if not E.MIN_SIZE <= size <= E.MAX_SIZE:
+        raise UserError(f"--size {size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
+
+
+def komi_option(text: str) -> float:
+    """A command's --komi as a number, or a UserError naming the option."""
+    try:
+        return parse_komi(text)
+    except ValueError:
+        raise UserError(f"--komi {text}: must be a decimal number such as 6.5") from None
+
+
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit gtp`."""
     parser = ArgumentParser(prog="rlkit gtp", description="Play Go over GTP version 2 on stdin/stdout; "
@@ -229,12 +243,8 @@ def main(argv: list[str]) -> int:
                         "simulations per move for the AlphaZero agent; the random player ignores it")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random player")
     args = parser.parse_args(argv)
-    if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:
-        raise UserError(f"--size {args.size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
-    try:
-        komi = parse_komi(args.komi)
-    except ValueError:
-        raise UserError(f"--komi {args.komi}: must be a decimal number such as 6.5") from None
+    check_size_option(args.size)
+    komi = komi_option(args.komi)
     if args.level is not None and args.level < 1:
         raise UserError(f"--level {args.level}: must be at least 1")
     if args.checkpoint is not None:

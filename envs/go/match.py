@@ -19,9 +19,9 @@ from pathlib import Path
 
 from rlkit.errors import ArgumentParser, Stopped, UserError
 
-from . import engine as E
 from .coords import color_letter, format_vertex, parse_vertex
-from .game import Game, parse_komi
+from .game import Game
+from .gtp import check_size_option, komi_option
 from .gtp_client import GtpClient, GtpError
 from .sgf import write_sgf
 
@@ -151,12 +151,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.games < 1:
         raise UserError(f"--games {args.games}: must be at least 1")
-    if not E.MIN_SIZE <= args.size <= E.MAX_SIZE:
-        raise UserError(f"--size {args.size}: board size must be {E.MIN_SIZE}..{E.MAX_SIZE}")
-    try:
-        komi = parse_komi(args.komi)
-    except ValueError:
-        raise UserError(f"--komi {args.komi}: must be a decimal number such as 6.5") from None
+    check_size_option(args.size)
+    komi = komi_option(args.komi)
     max_moves = args.max_moves if args.max_moves is not None else 3 * args.size * args.size
     longest = 100 * args.size * args.size  # the referee's superko table grows with the limit
     if not 1 <= max_moves <= longest:
