@@ -66,6 +66,11 @@ class Logger:
             self.writer.file_writer.add_summary(summary)
         self.writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in flat.items()))
 
+    def resumed(self, overrides: list[str], step: int) -> None:
+        """Record a resume's overrides as config text at the step it continued from (the hparams
+        stay those the run started with: TensorBoard keeps one set per run)."""
+        self.writer.add_text("config", "resumed with:\n" + "\n".join(f"    {o}" for o in overrides), step)
+
     def scalar(self, tag: str, value: float, step: int) -> None:
         """One TensorBoard scalar."""
         self.writer.add_scalar(tag, value, step)

@@ -243,6 +243,8 @@ class Run:
                                   ) from None
         if self.checkpoint is None:
             self.logger.hyperparameters(config_to_dict(self.config))
+        elif self.overrides:
+            self.logger.resumed(self.overrides, self.start_step)
         return self.logger
 
     def completed(self) -> bool:

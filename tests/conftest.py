@@ -50,6 +50,16 @@ def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
     return [(e.step, e.value) for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
 
 
+def texts(run_dir: Path, tag: str) -> list[tuple[int, str]]:
+    """(step, text) pairs of one TensorBoard text tag (`add_text`) across all event files in a run folder."""
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    name = f"{tag}/text_summary"
+    if name not in events.Tags()["tensors"]:
+        return []
+    return [(e.step, e.tensor_proto.string_val[0].decode()) for e in events.Tensors(name)]
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

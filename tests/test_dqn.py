@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, EpisodeEndsEnv, assert_identical, assert_same_run_twice, run_cli, scalars
+from conftest import ROOT, EpisodeEndsEnv, assert_identical, assert_same_run_twice, run_cli, scalars, texts
 from rlkit.agents.dqn.actor import linear_epsilon
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
@@ -129,6 +129,9 @@ def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path):
     steps = [step for step, _ in scalars(run_dir, "train/epsilon")]
     assert steps == sorted(set(steps)) and steps[-1] == 1400  # continued, no step logged twice
     assert [s for s in steps if s > 1000] == [1100, 1200, 1300, 1400]
+    (first_step, config_text), (resume_step, resume_text) = texts(run_dir, "config")
+    assert first_step == 0 and "agent.lr: 0.0001" in config_text
+    assert resume_step == 1000 and resume_text.split() == ["resumed", "with:", "train.total_steps=1400"]
     for step, value in scalars(run_dir, "train/epsilon"):  # logged after the step acted with it
         total = 1000 if step <= 1000 else 1400  # pong_dqn.yaml: 1.0 to 0.01 over 10%, re-spread by the resume
         assert value == pytest.approx(linear_epsilon(step - 1, 1.0, 0.01, 0.1 * total), rel=1e-6), step
