@@ -100,21 +100,37 @@ class AtariVec:
         self.single_action_space: gym.spaces.Discrete = self.ale.single_action_space
         self.lives = np.zeros(self.num_envs, dtype=np.int32)
         self.episodes = EpisodeTracker(self.num_envs)
+        # ale-py gives actions[i] to the env of row i of the result it returned last: its env ids
+        # when that result came out of env order (rows are put back in order here), else None
+        self._received_env_ids: np.ndarray | None = None
+
+    def _env_order(self, env_ids: np.ndarray) -> np.ndarray | None:
+        """The row order that puts env i in row i, or None where it is so already; remembers
+        ale-py's order for `send`."""
+        if _in_env_order(env_ids):
+            self._received_env_ids = None
+            return None
+        self._received_env_ids = env_ids.copy()
+        return np.argsort(env_ids)
 
     def reset(self, seed: int) -> np.ndarray:
         # env i gets seed + i, and the emulators take signed 32-bit seeds (a resumed run passes seed + step)
         obs, info = self.ale.reset(seed=seed % (2**31 - self.num_envs))
+        if (order := self._env_order(info["env_id"])) is not None:
+            obs, info = obs[order], {k: v[order] for k, v in info.items()}
         self.lives = info["lives"].copy()
         self.episodes = EpisodeTracker(self.num_envs)
         return obs
 
     def send(self, actions: np.ndarray) -> None:
-        self.ale.send(np.ascontiguousarray(actions, dtype=np.int64))
+        actions = np.ascontiguousarray(actions, dtype=np.int64)
+        if self._received_env_ids is not None:  # actions[j] is env j's: send them in ale-py's row order
+            actions = actions[self._received_env_ids]
+        self.ale.send(actions)
 
     def recv(self) -> VecStep:
         obs, reward, game_over, truncated, info = self.ale.recv()
-        if not _in_env_order(info["env_id"]):  # keep env i in row i
-            order = np.argsort(info["env_id"])
+        if (order := self._env_order(info["env_id"])) is not None:  # keep env i in row i
             obs, reward, game_over, truncated = obs[order], reward[order], game_over[order], truncated[order]
             info = {k: v[order] for k, v in info.items()}
         n = self.num_envs

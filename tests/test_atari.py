@@ -156,18 +156,31 @@ def test_episode_tracker_reports_each_episode_once_and_starts_the_next_at_zero()
 
 
 def test_results_that_ale_py_returns_out_of_env_order_are_put_back_in_order():
-    """ale-py may return the envs of a step in any order (its info['env_id'] says which is which):
-    row i must still be env i, with its own lives, flags and episode totals."""
+    """ale-py may return the envs of a step in any order (its info['env_id'] says which is which),
+    and then gives the next step's actions[i] to the env of row i: row i must still be env i, with
+    its own lives, flags and episode totals, and env i must get the action chosen for row i."""
     config = EnvConfig(id="ALE/Breakout-v5", num_envs=3)  # life losses exercise the per-env lives
     in_order, shuffled = make_vec(config), make_vec(config)
-    real_recv, rng = shuffled.ale.recv, np.random.default_rng(1)
+    real_reset, real_recv, real_send = shuffled.ale.reset, shuffled.ale.recv, shuffled.ale.send
+    rng = np.random.default_rng(1)
+    rows = {}  # the env of each row of the last result ale-py returned
+
+    def reset_out_of_order(**kwargs):
+        obs, info = real_reset(**kwargs)
+        perm = rows["env_ids"] = rng.permutation(3)
+        return obs[perm], {k: v[perm] for k, v in info.items()}
 
     def recv_out_of_order():
         obs, reward, over, truncated, info = real_recv()
-        perm = rng.permutation(3)
+        perm = rows["env_ids"] = rng.permutation(3)
         return obs[perm], reward[perm], over[perm], truncated[perm], {k: v[perm] for k, v in info.items()}
 
-    shuffled.ale.recv = recv_out_of_order
+    def send_as_ale_py(actions):  # its C++ send: actions[i] goes to env received_env_ids[i]
+        by_env = np.empty_like(actions)
+        by_env[rows["env_ids"]] = actions
+        real_send(by_env)
+
+    shuffled.ale.reset, shuffled.ale.recv, shuffled.ale.send = reset_out_of_order, recv_out_of_order, send_as_ale_py
     lives_lost = 0
     for a, b in zip(play(in_order, 300), play(shuffled, 300)):
         for name in ("obs", "reward", "terminated", "truncated", "reset"):
