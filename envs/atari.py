@@ -2,7 +2,8 @@
 
 Standard DQN preprocessing (Mnih et al. 2015; Machado et al. 2018 with sticky actions 0.25):
 up to 30 no-ops on reset, frame skip 4 with a max over the last two frames, 84x84 grayscale,
-a stack of 4 frames, FIRE on reset where the game needs it. Life loss is reported as terminal for
+a stack of 4 frames, FIRE on reset where the game needs it (at a game's start only: unlike
+CleanRL's and SB3's wrappers, not after each lost life). Life loss is reported as terminal for
 learning (the emulator plays on), rewards are clipped for learning only, and episode returns are
 the true score of a whole game over all lives.
 """
