@@ -114,12 +114,26 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         where = f" (line {mark.line + 1})" if mark else ""
         problem = str(getattr(error, "problem", None) or error).splitlines()[0]  # some span lines
         raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
+    except UNREADABLE_VALUE as error:
+        raise UserError(f"{path}: malformed YAML: {_unreadable(error)}") from None
     if data is None:
         raise UserError(f"{path}: the file is empty")
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
     origins = apply_overrides(data, overrides)
     return config_from_dict(data, source=str(path), origins=origins)
+
+
+# What PyYAML's constructors raise besides YAMLError for a scalar they cannot build: `2020-13-45`
+# (a timestamp with month 13), `!!int abc`, `!!float x`, `!!timestamp foo`.
+UNREADABLE_VALUE = (ValueError, TypeError, AttributeError)
+
+
+def _unreadable(error: Exception) -> str:
+    """Why PyYAML could not build a value, in a few words."""
+    if isinstance(error, ValueError) and str(error):
+        return str(error).splitlines()[0]  # e.g. "month must be in 1..12"
+    return "a value that its tag (such as !!timestamp) cannot build"
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -149,13 +163,17 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
             raise UserError(f"override '{item}': expected KEY=VALUE with a dotted KEY, e.g. agent.lr=1e-4")
         node = data
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or an empty section (`agent:` with nothing under it)
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         try:
             node[parts[-1]] = yaml.safe_load(text) if text else ""
         except (yaml.YAMLError, RecursionError):
             raise UserError(f"override '{item}': the value is not valid YAML") from None
+        except UNREADABLE_VALUE as error:
+            raise UserError(f"override '{item}': the value is not valid YAML: {_unreadable(error)}") from None
         origins[key] = item
     return origins
 

@@ -67,6 +67,9 @@ def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     (b"\x00\x01binary", "bad.yaml: malformed YAML: unacceptable character #x0000"),
     ("algo: dqn\n1: 2\n", "bad.yaml: 1: unknown key"),  # a key that is not a string gave a traceback
     ("a: " + "[" * 5000 + "]" * 5000 + "\n", "bad.yaml: malformed YAML: nested too deeply"),
+    ("seed: 2020-13-45\n", "bad.yaml: malformed YAML: month must be in 1..12"),  # gave a traceback
+    ("seed: !!int abc\n", "bad.yaml: malformed YAML: invalid literal for int()"),
+    ("seed: !!timestamp foo\n", "bad.yaml: malformed YAML: a value that its tag"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -379,6 +382,10 @@ def test_a_section_override_is_blamed_for_its_keys_and_yaml_merge_keys_still_wor
         load_config(root / CARTPOLE, ["agent={hidden: [0]}"])
     with pytest.raises(UserError, match=r"^override 'seed=\[': the value is not valid YAML$"):
         load_config(root / CARTPOLE, ["seed=["])
+    with pytest.raises(UserError, match=r"^override 'env.id=2020-13-45': the value is not valid YAML: month must be"):
+        load_config(root / CARTPOLE, ["env.id=2020-13-45"])  # gave a traceback
+    (tmp_path / "empty_agent.yaml").write_text("algo: dqn\nenv: {id: CartPole-v1}\nagent:\n")
+    assert load_config(tmp_path / "empty_agent.yaml", ["agent.lr=0.001"]).agent.lr == 0.001  # was "not a section"
     (tmp_path / "merge.yaml").write_text("agent:\n  <<: {lr: 0.001, gamma: 0.9}\n  lr: 0.01\n")
     config = load_config(tmp_path / "merge.yaml")
     assert (config.agent.lr, config.agent.gamma) == (0.01, 0.9)
