@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlkit.memory import require_memory
+
 
 def is_pixels(space: gym.Space) -> bool:
     """uint8 observations of shape (channels, height, width) are images."""
@@ -74,6 +76,9 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: list[int], activation: type[nn.Module] = nn.ReLU):
         super().__init__()
+        sizes = [in_features, *hidden]
+        weights = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))  # float32: weights, grads, Adam's 2 moments
+        require_memory(16 * weights, "the network (weights, gradients and Adam's moments)", "agent.hidden")
         layers, size = [], in_features
         for width in hidden:
             layers += [nn.Linear(size, width), activation()]

@@ -24,6 +24,7 @@ from rlkit.logger import Logger
 from rlkit.memory import keep_freed_memory
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
+REPLAY_NAME = re.compile(r"replay_\d+\.npz")
 KEEP_CHECKPOINTS = 3
 # Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
 FIXED_ON_RESUME = ("algo", "env.id", "env.frame_stack")
@@ -67,8 +68,11 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
 
 
 def _refuse_a_run_in(run_dir: Path) -> None:
-    """A fresh run never goes into a folder that holds one."""
+    """A fresh run never goes into a folder that holds one (or the checkpoints of one)."""
     if not (run_dir / "config.yaml").exists():
+        if checkpoints_of(run_dir):  # its config.yaml was lost: a fresh run would prune them as its own
+            raise UserError(f"--run-dir {run_dir}: holds the checkpoints of a run (but no config.yaml); "
+                            "choose another --run-dir")
         return
     if latest_checkpoint(run_dir) is None:
         raise UserError(f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
@@ -81,7 +85,10 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
     Called with the run's lock held, so no other process is writing them."""
     for pattern in ("checkpoints/.step_*.tmp", "checkpoints/.replay_*.tmp", ".config.yaml.*.tmp"):
         for stale in run_dir.glob(pattern):
-            stale.unlink(missing_ok=True)
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as error:  # a read-only folder: the run could not save its checkpoints either
+                raise UserError(f"--resume {run_dir}: cannot write to the run folder ({error.strerror})") from None
 
 
 def checkpoints_of(run_dir: Path) -> list[Path]:
@@ -110,6 +117,7 @@ class Run:
         keep_freed_memory()
         self.start_step = int(checkpoint["step"]) if checkpoint else 0
         self.stop_signal: int | None = None  # SIGINT or SIGTERM, once one asked the loop to stop
+        self.second_signal: int | None = None  # one that came while stopping, and stopped the run at once
         self.logger: Logger | None = None
         # the outermost folder this run created (runs/ too, if it made that): removed again if the
         # run fails before a checkpoint
@@ -133,6 +141,11 @@ class Run:
                 if not run_dir.exists():
                     break
                 run_dir = Path("runs") / f"{name}-{stamp}-{number}"
+        try:
+            str(run_dir).encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 in the name: TensorBoard cannot write there
+            shown = str(run_dir).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # run\xff
+            raise UserError(f"{shown}: the run folder's name is not valid UTF-8; give another with --run-dir") from None
         _refuse_a_run_in(run_dir)
         resolve_device(config.device)  # fail before creating anything
         new_folder = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
@@ -254,7 +267,8 @@ class Run:
         return path is not None and int(CHECKPOINT_NAME.search(path.name).group(1)) >= self.config.train.total_steps
 
     def _request_stop(self, signum: int, frame) -> None:
-        if self.stop_requested:  # a second Ctrl-C: stop now
+        if self.stop_requested:  # a second Ctrl-C (or SIGTERM): stop now
+            self.second_signal = signum
             raise KeyboardInterrupt
         self.stop_signal = signum
 
@@ -310,14 +324,19 @@ class Run:
             return path
         self.check_finite(step, state)
         state = {**state, "step": step, "config": config_to_dict(self.config)}
+        written: list[Path] = []
         try:
             if replay is not None:
-                atomic_savez(folder / f"replay_{step:012d}.npz", replay)
-                state["replay_file"] = f"replay_{step:012d}.npz"
+                written.append(folder / f"replay_{step:012d}.npz")
+                atomic_savez(written[-1], replay)
+                state["replay_file"] = written[-1].name
+            written.append(path)
             atomic_torch_save(state, path)
             # then the config this checkpoint was trained under: a failed save leaves config.yaml as it was
             save_config(self.config, self.dir / "config.yaml")
         except OSError as error:  # a full disk, say: each write is atomic, so what was saved stays whole
+            for done in written:  # and config.yaml stays the config of the newest checkpoint (a resume reads it)
+                done.unlink(missing_ok=True)
             raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
                                   f"stopped; {self.newest_checkpoint_note()}") from None
         self.saved_step = step
@@ -341,7 +360,10 @@ class Run:
         replay file that was lost or damaged."""
         if not self.checkpoint or "replay_file" not in self.checkpoint or not self.config.train.save_replay:
             return None
-        path = self.dir / "checkpoints" / self.checkpoint["replay_file"]
+        name = self.checkpoint["replay_file"]
+        if not isinstance(name, str) or not REPLAY_NAME.fullmatch(name):  # never a path out of the run
+            raise UserError(f"{self.checkpoint_path}: not an rlkit checkpoint (its replay_file is {name!r})")
+        path = self.dir / "checkpoints" / name
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {key: data[key] for key in data.files}

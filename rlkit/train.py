@@ -51,9 +51,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _stop_setting_up(signum: int, frame) -> None:
+    """SIGTERM before training starts acts as Ctrl-C does then: the half-made run is undone."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit train`. Exit status 0 when the run completes, 128 + the signal's
     number (130, 143) when SIGINT or SIGTERM stopped it at a checkpoint, 2 for bad input."""
+    signal.signal(signal.SIGTERM, _stop_setting_up)  # until Run.start installs the training loop's handler
     args = parse_args(argv)
     config = None if args.resume is not None else load_config(args.config, args.overrides)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
@@ -90,7 +96,7 @@ def main(argv: list[str]) -> int:
                 "it has no checkpoint yet, so to start over remove it or use another --run-dir")
         print(f"rlkit train: interrupted again before the checkpoint was written; {run.dir} keeps its "
               f"config and logs, and {kept}", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return 128 + (run.second_signal or signal.SIGINT)
     except OSError as error:  # the system refused a write (a full disk): what was saved stays whole (atomic writes)
         run.finish()
         raise TrainingStopped(f"{run.dir}: training stopped on a system error ({error}); "

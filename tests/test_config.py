@@ -3,6 +3,7 @@
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -289,6 +290,57 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path,
     assert (tmp_path / "run" / "checkpoints" / "step_000000000010.pt").read_bytes() == saved
 
 
+def test_a_run_folder_that_cannot_hold_a_new_run_and_a_network_too_big_are_one_line_errors(tmp_path, root, capsys):
+    from conftest import assert_one_line_error
+    from rlkit.cli import main
+
+    orphans = tmp_path / "orphans" / "checkpoints"  # a run whose config.yaml was lost
+    orphans.mkdir(parents=True)
+    (orphans / "step_000000001000.pt").write_bytes(b"a checkpoint")
+    assert_one_line_error(capsys, ["train", str(root / CARTPOLE), "--run-dir", str(orphans.parent)],
+                          f"rlkit train: error: --run-dir {orphans.parent}: holds the checkpoints of a run (but no "
+                          "config.yaml); choose another --run-dir")  # a fresh run pruned them as its own
+    assert [p.name for p in orphans.iterdir()] == ["step_000000001000.pt"]
+
+    not_utf8 = tmp_path / b"run\xff".decode("utf-8", "surrogateescape")  # TensorBoard failed there (traceback)
+    assert_one_line_error(capsys, ["train", str(root / CARTPOLE), "--run-dir", str(not_utf8)],
+                          f"rlkit train: error: {tmp_path}/run\\xff: the run folder's name is not valid UTF-8; give another "
+                          "with --run-dir")
+    assert not not_utf8.exists()
+
+    huge = tmp_path / "huge"  # torch's allocator failed with a traceback and left the folder behind
+    assert main(["train", str(root / CARTPOLE), "agent.hidden=[1000000000]", "--run-dir", str(huge)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("rlkit train: error: agent.hidden: the network (weights, gradients and Adam's moments) "
+                           "needs 74.5 GiB but only ") and line.endswith("lower agent.hidden")
+    assert not huge.exists()
+
+
+def test_a_checkpoint_whose_config_cannot_be_written_is_taken_back(tmp_path, root, monkeypatch):
+    """The checkpoint is written, then config.yaml fails (a full disk): the checkpoint goes again, so
+    config.yaml stays the config of the newest checkpoint, the one a resume reads with it."""
+    import errno
+
+    import rlkit.run
+    from rlkit.errors import TrainingStopped
+    from rlkit.run import Run
+
+    run = Run.create(load_config(root / CARTPOLE, []), tmp_path / "run", root / CARTPOLE)
+    run.save(10, {"weights": torch.ones(2)}, replay={"frames": np.zeros(3)})
+
+    def disk_full(config, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlkit.run, "save_config", disk_full)
+    run.config.agent.lr = 0.5  # as a resume's override would
+    with pytest.raises(TrainingStopped, match="step_000000000020.pt: cannot write the checkpoint"):
+        run.save(20, {"weights": torch.ones(2)}, replay={"frames": np.zeros(3)})
+    run.finish()
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "replay_000000000010.npz", "step_000000000010.pt"]
+    assert load_config(tmp_path / "run" / "config.yaml").agent.lr != 0.5
+
+
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     from rlkit.checkpoint import atomic_torch_save
 
@@ -340,6 +392,14 @@ def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, mon
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "interrupted again" in err[0] and "has no checkpoint yet" in err[0]
     assert (tmp_path / "run" / "config.yaml").is_file() and list((tmp_path / "run").glob("events.out.tfevents.*"))
+
+    def terminated(run):  # SIGTERM twice: 143, as SIGTERM once
+        run.start()
+        run._request_stop(signal.SIGTERM, None)
+        run._request_stop(signal.SIGTERM, None)
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", terminated)
+    assert main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / "run2")]) == 143
 
 
 def test_ctrl_c_while_setting_up_leaves_no_run_folder(tmp_path, root, monkeypatch):
