@@ -61,8 +61,9 @@ class NatureCNN(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Computes what `self.net` does on the scaled frames, but calls the layers' functions with
         in-place ReLUs: at batch 1 (acting) the calls of nine modules cost 0.15 of ~1.1 ms per step."""
-        # reorder the uint8 frames (4x fewer bytes than floats), then scale; float() keeps the layout
-        x = frames.contiguous(memory_format=torch.channels_last).float().div_(255.0)
+        # reorder the uint8 frames (4x fewer bytes than floats), then scale: uint8 / float gives float32
+        # in one pass (the same bits as float() then div_), keeping the layout
+        x = frames.contiguous(memory_format=torch.channels_last) / 255.0
         for conv in self._convs:
             x = F.conv2d(x, conv.weight, conv.bias, conv.stride).relu_()
         x = x.flatten(1)
