@@ -5,20 +5,58 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from pathlib import Path
 
 from rlkit.errors import UserError
 
 
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation (Linux MemAvailable)."""
+    """Bytes of memory available to a new allocation: Linux MemAvailable, or less where this
+    process's cgroup (a container's memory limit) leaves less."""
+    available = None
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    if available is None:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    headroom = cgroup_headroom()
+    return available if headroom is None else min(available, headroom)
+
+
+def cgroup_headroom(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes this process's memory cgroup may still take: its limit less what it uses, not counting
+    inactive file cache (the kernel reclaims that first, as `docker stats` counts it); None without
+    a limit. Inside a container /proc/meminfo shows the host's memory, not the container's."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "" and (root / "cgroup.controllers").exists():  # cgroup v2 (unified)
+            folders, files = [root / path.lstrip("/"), root], ("memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):  # cgroup v1
+            folders = [root / "memory" / path.lstrip("/"), root / "memory"]
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+        else:
+            continue
+        for folder in folders:  # a container sees its own cgroup at the hierarchy's root
+            try:
+                limit_text = (folder / files[0]).read_text().strip()
+                used = int((folder / files[1]).read_text())
+                stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+            except (OSError, ValueError):
+                continue
+            if limit_text == "max" or int(limit_text) >= 2**60:  # no limit
+                return None
+            return max(0, int(limit_text) - (used - int(stat.get(files[2], 0))))
+    return None
 
 
 def require_memory(need: int, what: str, keys: str) -> None:

@@ -1,10 +1,14 @@
-"""keep_freed_memory: blocks a training step frees stay in the heap for the next step instead of going back to the OS."""
+"""Process memory: a container's limit counts as the memory available, and freed blocks stay in the heap."""
 
 import platform
 import subprocess
 import sys
 
 import pytest
+
+from rlkit.memory import cgroup_headroom
+
+GIB = 2**30
 
 # A fresh process: glibc's default maps a 20 MiB block on its own (mmap) and unmaps it when freed,
 # so the next step's block is faulted in page by page again.
@@ -37,3 +41,29 @@ def test_a_freed_20_mib_block_stays_in_the_heap():
     mapped_blocks, kept = out.split()
     assert mapped_blocks == "0"  # it came from the heap, not from a mapping of its own
     assert kept == "True"  # and is still there, free, after free()
+
+
+def test_a_containers_memory_limit_bounds_the_memory_available(tmp_path):
+    """cgroup v2 and v1: the limit less the memory used, not counting inactive file cache."""
+    proc = tmp_path / "cgroup"
+    v2 = tmp_path / "v2"
+    (v2 / "job").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory\n")
+    (v2 / "job" / "memory.max").write_text(f"{8 * GIB}\n")
+    (v2 / "job" / "memory.current").write_text(f"{3 * GIB}\n")
+    (v2 / "job" / "memory.stat").write_text(f"anon {2 * GIB}\ninactive_file {GIB}\n")
+    proc.write_text("0::/job\n")
+    assert cgroup_headroom(proc, v2) == 6 * GIB
+    (v2 / "job" / "memory.max").write_text("max\n")
+    assert cgroup_headroom(proc, v2) is None  # no limit
+
+    v1 = tmp_path / "v1"
+    (v1 / "memory").mkdir(parents=True)  # the container's own cgroup seen at the hierarchy's root
+    (v1 / "memory" / "memory.limit_in_bytes").write_text(f"{4 * GIB}\n")
+    (v1 / "memory" / "memory.usage_in_bytes").write_text(f"{3 * GIB}\n")
+    (v1 / "memory" / "memory.stat").write_text(f"cache {2 * GIB}\ntotal_inactive_file {2 * GIB}\n")
+    proc.write_text("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n")
+    assert cgroup_headroom(proc, v1) == 3 * GIB
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    assert cgroup_headroom(proc, v1) is None
+    assert cgroup_headroom(tmp_path / "no-such-file", v1) is None
