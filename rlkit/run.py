@@ -185,9 +185,16 @@ class Run:
             raise UserError(f"--resume {run_dir}: algo cannot change on resume (the run is {saved.algo}); "
                             "start a new run for another algo")
         config = load_config(config_file, overrides)
-        checkpoint = load_checkpoint(path)
+        older = checkpoints_of(run_dir)[:-1]
+        # a damaged newest file: say how to fall back to the one before it
+        fallback = (f"; to resume from {older[-1].name} instead, move {path.name} out of {path.parent}"
+                    if older else "")
+        try:
+            checkpoint = load_checkpoint(path)
+        except UserError as error:
+            raise UserError(f"{error}{fallback}") from None
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
-            raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count)")
+            raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count){fallback}")
         step = checkpoint["step"]
         # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
         trained = checkpoint.get("config") if isinstance(checkpoint.get("config"), dict) else {}

@@ -196,6 +196,12 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
         assert cli_main(["train", "--resume", str(run_dir)]) == 2
         assert capsys.readouterr().err.splitlines() == [f"rlkit train: error: {message}"]  # no progress bar
         assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    torch.save({"step": 800}, run_dir / "checkpoints" / "step_000000000800.pt")  # an older one to fall back to
+    newest.write_bytes(b"truncated")
+    assert cli_main(["train", "--resume", str(run_dir)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"rlkit train: error: {newest}: not a readable rlkit checkpoint (IndexError); to resume from "
+        f"step_000000000800.pt instead, move step_000000000900.pt out of {newest.parent}"]
 
 
 def test_resume_clears_what_a_killed_save_left_and_counts_only_real_checkpoints(tmp_path, root, monkeypatch):
