@@ -43,27 +43,29 @@ def test_a_freed_20_mib_block_stays_in_the_heap():
     assert kept == "True"  # and is still there, free, after free()
 
 
+def write_cgroup(folder, files: dict[str, object]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in files.items():
+        (folder / name).write_text(f"{value}\n")
+
+
 def test_a_containers_memory_limit_bounds_the_memory_available(tmp_path):
     """cgroup v2 and v1: the limit less the memory used, not counting inactive file cache."""
     proc = tmp_path / "cgroup"
     v2 = tmp_path / "v2"
-    (v2 / "job").mkdir(parents=True)
-    (v2 / "cgroup.controllers").write_text("cpu memory\n")
-    (v2 / "job" / "memory.max").write_text(f"{8 * GIB}\n")
-    (v2 / "job" / "memory.current").write_text(f"{3 * GIB}\n")
-    (v2 / "job" / "memory.stat").write_text(f"anon {2 * GIB}\ninactive_file {GIB}\n")
+    write_cgroup(v2, {"cgroup.controllers": "cpu memory"})
+    write_cgroup(v2 / "job", {"memory.max": 8 * GIB, "memory.current": 3 * GIB,
+                              "memory.stat": f"anon {2 * GIB}\ninactive_file {GIB}"})
     proc.write_text("0::/job\n")
     assert cgroup_headroom(proc, v2) == 6 * GIB
-    (v2 / "job" / "memory.max").write_text("max\n")
+    write_cgroup(v2 / "job", {"memory.max": "max"})
     assert cgroup_headroom(proc, v2) is None  # no limit
 
-    v1 = tmp_path / "v1"
-    (v1 / "memory").mkdir(parents=True)  # the container's own cgroup seen at the hierarchy's root
-    (v1 / "memory" / "memory.limit_in_bytes").write_text(f"{4 * GIB}\n")
-    (v1 / "memory" / "memory.usage_in_bytes").write_text(f"{3 * GIB}\n")
-    (v1 / "memory" / "memory.stat").write_text(f"cache {2 * GIB}\ntotal_inactive_file {2 * GIB}\n")
+    v1 = tmp_path / "v1" / "memory"  # the container's own cgroup, seen at the hierarchy's root
+    write_cgroup(v1, {"memory.limit_in_bytes": 4 * GIB, "memory.usage_in_bytes": 3 * GIB,
+                      "memory.stat": f"cache {2 * GIB}\ntotal_inactive_file {2 * GIB}"})
     proc.write_text("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n")
-    assert cgroup_headroom(proc, v1) == 3 * GIB
-    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
-    assert cgroup_headroom(proc, v1) is None
-    assert cgroup_headroom(tmp_path / "no-such-file", v1) is None
+    assert cgroup_headroom(proc, v1.parent) == 3 * GIB
+    write_cgroup(v1, {"memory.limit_in_bytes": 9223372036854771712})
+    assert cgroup_headroom(proc, v1.parent) is None
+    assert cgroup_headroom(tmp_path / "no-such-file", v1.parent) is None
