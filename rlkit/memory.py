@@ -50,7 +50,7 @@ def cgroup_headroom(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = 
             try:
                 limit_text = (folder / files[0]).read_text().strip()
                 used = int((folder / files[1]).read_text())
-                stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+                stat = dict(entry.split() for entry in (folder / "memory.stat").read_text().splitlines())
             except (OSError, ValueError):
                 continue
             if limit_text == "max" or int(limit_text) >= 2**60:  # no limit
