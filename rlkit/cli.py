@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import signal
 import sys
 
-from rlkit.errors import Stopped, UserError
+from rlkit.errors import Stopped, Terminated, UserError
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 1
+    except Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        return 130
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

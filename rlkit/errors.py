@@ -18,6 +18,10 @@ class TrainingStopped(Stopped):
     The run keeps the checkpoints it saved (none is pushed out by a useless one); exit status 1."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM before a command installs its own handling: unwinds as Ctrl-C does; exit status 143."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad arguments as a UserError (one line, exit 2) instead of usage text."""
 

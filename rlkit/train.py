@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rlkit.config import agent_module, key_source, load_config
-from rlkit.errors import ArgumentParser, TrainingStopped, UserError
+from rlkit.errors import ArgumentParser, Terminated, TrainingStopped, UserError
 
 
 def run_folder(text: str) -> Path:
@@ -53,13 +53,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def _stop_setting_up(signum: int, frame) -> None:
     """SIGTERM before training starts acts as Ctrl-C does then: the half-made run is undone."""
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit train`. Exit status 0 when the run completes, 128 + the signal's
     number (130, 143) when SIGINT or SIGTERM stopped it at a checkpoint, 2 for bad input."""
-    signal.signal(signal.SIGTERM, _stop_setting_up)  # until Run.start installs the training loop's handler
+    previous = signal.signal(signal.SIGTERM, _stop_setting_up)  # until Run.start installs the loop's own
+    try:
+        return _train(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _train(argv: list[str]) -> int:
+    """Create or resume the run that `argv` asks for and train it; returns the exit status."""
     args = parse_args(argv)
     config = None if args.resume is not None else load_config(args.config, args.overrides)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input

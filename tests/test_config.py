@@ -423,6 +423,27 @@ def test_ctrl_c_while_setting_up_leaves_no_run_folder(tmp_path, root, monkeypatc
     assert not (tmp_path / "run").exists()
 
 
+def test_sigterm_while_setting_up_leaves_no_run_folder_and_exits_143(tmp_path, root, monkeypatch):
+    """SIGTERM used to kill the process there, leaving a folder that blocked the --run-dir."""
+    import rlkit.agents.dqn
+    from rlkit.cli import main
+
+    def terminated(run):  # SIGTERM while the emulators or the replay are being made
+        signal.raise_signal(signal.SIGTERM)
+
+    def unhandled(signum, frame):  # in place of the default action, which would end the test session
+        raise AssertionError("rlkit train left SIGTERM to the handler it found")
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", terminated)
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        assert main(["train", str(root / CARTPOLE), "--run-dir", str(tmp_path / "run")]) == 143
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # given back on the way out
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not (tmp_path / "run").exists()
+
+
 def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
     from rlkit.atomic import atomic_write_text
 
