@@ -77,7 +77,8 @@ def _train(argv: list[str]) -> int:
         run = Run.resume(args.resume, args.overrides)
         if run.start_step >= run.config.train.total_steps:
             run.finish()
-            print(f"the run is complete at step {run.start_step:,}; extend it with train.total_steps=N "
+            unused = f" ({' '.join(args.overrides)} changed nothing)" if args.overrides else ""
+            print(f"the run is complete at step {run.start_step:,}{unused}; extend it with train.total_steps=N "
                   f"(N > {run.start_step})")
             return 0
     else:

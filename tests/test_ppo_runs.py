@@ -208,7 +208,9 @@ def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
     assert "whole rollouts of 256 steps (agent.num_steps x env.num_envs), so this run stops at step 512" in first.stderr
     assert (run_dir / "checkpoints" / "step_000000000512.pt").is_file()
     again = rlkit_train("--resume", str(run_dir))
-    assert again.returncode == 0 and "the run is complete at step 512" in again.stdout, again.stderr
+    assert again.returncode == 0 and "the run is complete at step 512; extend" in again.stdout, again.stderr
+    again = rlkit_train("--resume", str(run_dir), "agent.lr=0.1")  # said, not silently dropped
+    assert "the run is complete at step 512 (agent.lr=0.1 changed nothing); extend" in again.stdout, again.stderr
     lowered = rlkit_train("--resume", str(run_dir), "train.total_steps=200")
     assert lowered.returncode == 2 and "train.total_steps=200 is below the run's step 512" in lowered.stderr
     extended = rlkit_train("--resume", str(run_dir), "train.total_steps=1024", "agent.adam_eps=0.5")
