@@ -212,7 +212,13 @@ def config_from_dict(data: dict, source: str, origins: dict[str, str] | None = N
     if agent_data is None:  # `agent:` left empty or out: the algorithm's defaults
         agent_data = {}
     config = _build(Config, data, where, prefix="")
-    config.agent = _build(module.AgentConfig, agent_data, where, prefix="agent.")
+    try:
+        config.agent = _build(module.AgentConfig, agent_data, where, prefix="agent.")
+    except UserError as error:
+        if "algo" not in (origins or {}):
+            raise
+        # the file's agent section was written for the file's algo, not for the one an override chose
+        raise UserError(f"{error} (the override '{origins['algo']}' chose {algo}'s agent keys)") from None
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
         raise UserError(f"{where('device')}: unknown device '{config.device}' (auto, cpu, cuda, cuda:N)")
     return config

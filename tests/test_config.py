@@ -30,6 +30,13 @@ def test_every_shipped_config_loads(root, name):
     assert config.train.total_steps > 0
 
 
+def test_an_algo_override_is_named_when_the_files_agent_keys_are_for_another_algo(root):
+    with pytest.raises(UserError) as error:
+        load_config(root / "configs/cartpole_ppo.yaml", ["algo=dqn"])
+    assert str(error.value).startswith(f"{root / 'configs/cartpole_ppo.yaml'}: agent.num_steps: unknown key")
+    assert str(error.value).endswith("(the override 'algo=dqn' chose dqn's agent keys)")
+
+
 @pytest.mark.parametrize("override, message", [
     ("agent.lrr=1", "unknown key"),
     ("agent.lr=fast", "expected a finite number"),
