@@ -49,7 +49,8 @@ class EnvConfig:
     """Which game and how it is preprocessed; adapters read only the keys they know."""
 
     id: str = "CartPole-v1"
-    num_envs: int = field(default=1, metadata=at_least(1))
+    # a bound that catches a slip (1e8 envs took minutes to build before failing); EnvPool-scale runs use hundreds
+    num_envs: int = field(default=1, metadata=between(1, 4096))
     num_threads: int = field(default=0, metadata=at_least(0))  # emulator threads; 0 = one per core
     # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018)
     frame_stack: int = field(default=4, metadata=at_least(1))

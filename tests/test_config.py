@@ -48,6 +48,7 @@ def test_an_algo_override_is_named_when_the_files_agent_keys_are_for_another_alg
     ("train.total_steps=1.5", "expected an integer"),
     ("agent.gamma=1.5", "must be <= 1.0"),
     ("env.num_envs=0", "must be >= 1"),
+    ("env.num_envs=100000000", "must be <= 4096"),  # spent minutes making environments
     ("agent.double=3", "expected true or false"),
     ("device=tpu", "unknown device"),
     ("device=cudafoo", "unknown device"),
