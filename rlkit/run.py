@@ -53,18 +53,27 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
     """Hold an advisory lock on RUN_DIR/.lock until this process closes the returned descriptor
     (or exits): two processes training one run would interleave its checkpoints and curves.
     Returns the descriptor and whether this call created the file."""
-    created = not (run_dir / ".lock").exists()
-    try:
-        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:  # a read-only folder, say
-        raise UserError(f"{flag} {run_dir}: cannot write to the run folder ({error.strerror})") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    path = run_dir / ".lock"
+    while True:
+        created = not path.exists()
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:  # a read-only folder, say
+            raise UserError(f"{flag} {run_dir}: cannot write to the run folder ({error.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"{flag} {run_dir}: another rlkit process is training this run; "
+                            "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd, created
+        except FileNotFoundError:
+            pass
+        # A discarded start removed the file between our open and our lock: a lock on the removed
+        # file would not exclude a process that locks the new one, so lock the file there now.
         os.close(fd)
-        raise UserError(f"{flag} {run_dir}: another rlkit process is training this run; "
-                        "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)") from None
-    return fd, created
 
 
 def _refuse_a_run_in(run_dir: Path) -> None:

@@ -626,3 +626,28 @@ def test_with_resume_only_a_config_file_is_taken_for_a_config():
     assert parse_args(["--resume", "runs/x", "agent.dueling"]).overrides == ["agent.dueling"]  # a bad override
     with pytest.raises(UserError, match="--resume takes no CONFIG"):
         parse_args(["--resume", "runs/x", "configs/pong_dqn.yaml"])
+
+
+def test_the_run_lock_is_taken_on_the_file_in_the_folder_even_if_it_was_replaced_meanwhile(tmp_path, monkeypatch):
+    """A discarded start unlinks .lock: a process that opened the old file just before would lock a
+    file no longer there, and a third would lock the new one beside it. lock_run locks the file there now."""
+    import os
+
+    import rlkit.run
+
+    real_flock, replaced = rlkit.run.fcntl.flock, []
+
+    def flock_after_a_replacement(fd, operation):
+        if not replaced:  # between this process's open and its lock, another removes the file and makes it again
+            (tmp_path / ".lock").unlink()
+            (tmp_path / ".lock").write_text("")
+            replaced.append(True)
+        return real_flock(fd, operation)
+
+    (tmp_path / ".lock").write_text("")
+    monkeypatch.setattr(rlkit.run.fcntl, "flock", flock_after_a_replacement)
+    fd, _ = rlkit.run.lock_run(tmp_path, "--resume")
+    try:
+        assert os.fstat(fd).st_ino == os.stat(tmp_path / ".lock").st_ino
+    finally:
+        os.close(fd)
