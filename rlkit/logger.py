@@ -53,11 +53,13 @@ class Logger:
         self._last_step, self._last_time = start_step, time.perf_counter()
         self.sps = 0.0
         self._phase_totals: dict[str, float] = {}
+        self.training = False  # set up so far; True once start_clock() says the loop began
 
     def start_clock(self) -> None:
         """Training starts now: perf/sps and the bar's rate and ETA count from here, not from the
         set-up before it (networks, a restored checkpoint, a replay of gigabytes loaded)."""
         self._started, self._last_time = time.time(), time.perf_counter()
+        self.training = True
 
     def hyperparameters(self, config: dict) -> None:
         """Record the resolved config as TensorBoard hparams and as text."""

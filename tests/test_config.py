@@ -651,3 +651,24 @@ def test_the_run_lock_is_taken_on_the_file_in_the_folder_even_if_it_was_replaced
         assert os.fstat(fd).st_ino == os.stat(tmp_path / ".lock").st_ino
     finally:
         os.close(fd)
+
+
+def test_an_unexpected_error_while_setting_up_leaves_no_folder_and_one_in_training_keeps_its_logs(tmp_path, root,
+                                                                                                  monkeypatch):
+    import rlkit.agents.dqn
+    from rlkit.train import main
+
+    def fails_setting_up(run):  # e.g. a GPU out of memory while the network is built
+        run.start()
+        raise RuntimeError("out of memory")
+
+    def fails_training(run):
+        run.start().start_clock()
+        raise RuntimeError("out of memory")
+
+    for name, train, kept in (("setting-up", fails_setting_up, False), ("training", fails_training, True)):
+        monkeypatch.setattr(rlkit.agents.dqn, "train", train)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / name)])
+        assert (tmp_path / name).exists() == kept, name
+    assert list((tmp_path / "training").glob("events.out.tfevents.*"))
