@@ -103,7 +103,16 @@ class GoBatch:
             index = np.arange(self.num_games)
         else:
             games = np.asarray(games)
-            index = np.flatnonzero(games) if games.dtype == bool else games
+            if games.dtype == bool:
+                if games.shape != (self.num_games,):
+                    raise ValueError(f"a mask of {self.num_games} games is needed, got shape {games.shape}")
+                index = np.flatnonzero(games)
+            else:
+                index = games.reshape(-1)
+                if index.size and (not np.issubdtype(index.dtype, np.integer)
+                                   or index.min() < 0 or index.max() >= self.num_games):
+                    # the compiled reset does not check bounds: a wrong index would write past the arrays
+                    raise ValueError(f"game indices must be integers in 0..{self.num_games - 1}, got {games.tolist()}")
         for g in index:
             reset(self.pts, self.meta, self.hz, self.hist, int(g), self.max_moves)
 

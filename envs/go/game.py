@@ -26,6 +26,18 @@ def parse_komi(text: str) -> float:
     return value
 
 
+def format_komi(value: float) -> str:
+    """A komi (or score) as parse_komi reads it back, every digit kept: 7, 6.5, 1234567.5 (never 1.2e+06)."""
+    return np.format_float_positional(value, trim="-")
+
+
+def check_color(color: int) -> int:
+    """`color` if it is 1 (black) or 2 (white), else ValueError: the compiled engine indexes tables by it."""
+    if color not in (1, 2):
+        raise ValueError(f"colour {color!r} is not 1 (black) or 2 (white)")
+    return color
+
+
 class IllegalMove(ValueError):
     """A move the rules forbid (occupied point, suicide, or a repeated position)."""
 
@@ -34,6 +46,8 @@ class Game:
     """A single game on an n x n board under positional superko, no suicide, Tromp-Taylor scoring."""
 
     def __init__(self, size: int = 19, komi: float = 7.5, max_moves: int | None = None):
+        if max_moves is not None and max_moves < 1:
+            raise ValueError(f"max_moves {max_moves} must be at least 1 (it is the capacity the record doubles from)")
         self.size = size
         self.komi = float(komi)
         # moves the arrays (the superko table) hold; a longer game grows them, so no length is refused
@@ -56,7 +70,7 @@ class Game:
 
     @to_play.setter
     def to_play(self, color: int) -> None:
-        self.meta[0, E.TO_PLAY] = color
+        self.meta[0, E.TO_PLAY] = check_color(color)
 
     @property
     def over(self) -> bool:
@@ -68,8 +82,9 @@ class Game:
         return self.pts[0, E.COLOR].reshape(self.size, self.size).astype(np.int8)
 
     def is_legal(self, action: int, color: int | None = None) -> bool:
-        """Whether `color` (default: the player to move) may play `action` now."""
-        color = self.to_play if color is None else color
+        """Whether `color` (default: the player to move) may play `action` now; ValueError for a
+        colour other than 1 or 2."""
+        color = self.to_play if color is None else check_color(color)
         if action == self.pass_action:
             return True
         if not 0 <= action < self.pass_action:
@@ -91,6 +106,7 @@ class Game:
         if self.moves:
             raise ValueError("setup stones after moves")
         for color, p in stones:
+            check_color(color)
             if not 0 <= p < self.pass_action:  # the compiled engine does not check bounds
                 raise ValueError(f"setup stone at {p} is off the board")
             if not E.is_legal(self.pts, self.hz, 0, self.nbr, p, color) or (
@@ -153,7 +169,7 @@ class Game:
     def result(self) -> str:
         """Result as SGF/GTP writes it: 'B+3.5', 'W+0.5' or '0' for a draw."""
         s = self.score()
-        return "0" if s == 0 else f"{'B' if s > 0 else 'W'}+{abs(s):g}"
+        return "0" if s == 0 else f"{'B' if s > 0 else 'W'}+{format_komi(abs(s))}"
 
     def random_action(self, avoid_eyes: bool = True) -> int:
         """A uniformly random legal move for the player to move, never filling its own eyes; pass if none."""

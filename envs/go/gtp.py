@@ -7,19 +7,26 @@ Every error is a `? message` reply; the loop only ends on `quit` or end of input
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
 from .coords import GTP_LETTERS, color_letter, format_vertex, parse_color, parse_vertex
-from .game import Game, IllegalMove, parse_komi
+from .game import Game, IllegalMove, format_komi, parse_komi
 from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
 
 VERSION = "0.1.0"
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit alone also takes '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 class GtpFailure(Exception):
@@ -45,7 +52,7 @@ class GtpEngine:
         if not words:
             return None
         ident = ""
-        if words[0].isdigit():
+        if is_number(words[0]):
             ident, words = words[0], words[1:]
             if not words:
                 return f"?{ident} missing command\n\n"
@@ -105,7 +112,7 @@ class GtpEngine:
 
     def cmd_boardsize(self, args: list[str]) -> str:
         (size, *_) = self._args(args, 1, "boardsize SIZE")
-        if not size.isdigit() or not E.MIN_SIZE <= int(size) <= E.MAX_SIZE:
+        if not is_number(size) or not E.MIN_SIZE <= int(size) <= E.MAX_SIZE:
             raise GtpFailure("unacceptable size")
         self.game, self.handicap = Game(int(size), self.game.komi), 0
         return ""
@@ -127,7 +134,7 @@ class GtpEngine:
         (path, *rest) = self._args(args, 1, "loadsgf FILE [MOVE_NUMBER]")
         until = None
         if rest:
-            if not rest[0].isdigit():
+            if not is_number(rest[0]):
                 raise GtpFailure("move number is not an integer")
             until = int(rest[0])
         try:
@@ -136,7 +143,7 @@ class GtpEngine:
         except SgfError as error:
             raise GtpFailure(f"cannot load file: {error}") from None
         handicap = record.info.get("HA", "0")
-        self.game, self.handicap = game, int(handicap) if handicap.isascii() and handicap.isdigit() else 0
+        self.game, self.handicap = game, int(handicap) if is_number(handicap) else 0
         return ""
 
     # -- play ------------------------------------------------------------------------------
@@ -193,11 +200,13 @@ class GtpEngine:
             lines.append(f"{n - r:2d} {cells} {n - r:<2d}")
         lines.append(letters)
         lines.append(f"Black (X) has captured {self.game.captures(1)}, White (O) has captured "
-                     f"{self.game.captures(2)}; {color_letter(self.game.to_play)} to play; komi {self.game.komi:g}")
+                     f"{self.game.captures(2)}; {color_letter(self.game.to_play)} to play; komi {format_komi(self.game.komi)}")
         return "\n".join(lines)
 
     def cmd_printsgf(self, args: list[str]) -> str:
         if args:
+            if not Path(args[0]).parent.is_dir():  # write_sgf would make the missing folders
+                raise GtpFailure(f"cannot write {args[0]}: no such folder")
             try:
                 write_sgf(args[0], self.game, black="", white="", handicap=self.handicap)
             except OSError as error:
@@ -207,14 +216,19 @@ class GtpEngine:
 
 
 def serve(engine: GtpEngine, stdin: TextIO, stdout: TextIO) -> None:
-    """Answer GTP commands from stdin on stdout until `quit` or end of input."""
-    for line in stdin:
-        reply = engine.handle(line)
-        if reply is not None:
-            stdout.write(reply)
-            stdout.flush()
-        if engine.quit:
-            break
+    """Answer GTP commands from stdin on stdout until `quit`, end of input, or the controller
+    closing its end of stdout (then quietly: the session is over)."""
+    try:
+        for line in stdin:
+            reply = engine.handle(line)
+            if reply is not None:
+                stdout.write(reply)
+                stdout.flush()
+            if engine.quit:
+                break
+    except BrokenPipeError:
+        if stdout is sys.stdout:  # else Python's exit flushes into the closed pipe and prints a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def check_size_option(size: int) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from rlkit.errors import ArgumentParser, Stopped, UserError
 
 from .coords import color_letter, format_vertex, parse_vertex
-from .game import Game
+from .game import Game, format_komi
 from .gtp import check_size_option, komi_option
 from .gtp_client import GtpClient, GtpError
 from .sgf import write_sgf
@@ -52,7 +52,7 @@ def play_game(black: GtpClient, white: GtpClient, game: Game) -> Outcome:
     size, max_moves = game.size, game.max_moves
     engines = {1: black, 2: white}
     for engine in engines.values():
-        for command in (f"boardsize {size}", "clear_board", f"komi {game.komi:g}"):
+        for command in (f"boardsize {size}", "clear_board", f"komi {format_komi(game.komi)}"):
             engine.send(command)
     color = 1
     while not game.over and len(game.moves) < max_moves:

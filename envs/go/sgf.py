@@ -15,7 +15,7 @@ from pathlib import Path
 from rlkit.atomic import atomic_write_text
 
 from .coords import color_letter, format_sgf_point, parse_sgf_point
-from .game import Game, IllegalMove, parse_komi
+from .game import Game, IllegalMove, format_komi, parse_komi
 
 
 SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
@@ -49,7 +49,7 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     date = date or datetime.date.today().isoformat()
     if result is None:  # a game still in play has no result yet
         result = game.result() if game.over else ""
-    root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{game.komi:g}]RU[Tromp-Taylor]"
+    root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{format_komi(game.komi)}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
     root += f"DT[{_escape(date)}]" + (f"RE[{_escape(result)}]" if result else "")
     root += (f"HA[{handicap}]" if handicap >= 2 else "") + (f"C[{_escape(comment)}]" if comment else "")
@@ -201,6 +201,8 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
                 raise parser.fail(f"setup property {key} after the first node is not supported", node[key][1])
         for key, color in (("B", 1), ("W", 2)):
             if key in node:
+                if len(node[key][0]) > 1:
+                    raise parser.fail(f"move {key} has {len(node[key][0])} values; a move is one point", node[key][1])
                 try:
                     rec.moves.append((color, parse_sgf_point(node[key][0][0].strip(), n)))
                 except ValueError as error:
@@ -211,6 +213,15 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
                 rec.setup += [(color, p) for p in _points([v.strip() for v in root[key][0]], n)]
             except ValueError as error:
                 raise parser.fail(f"setup {key}: {error}", root[key][1]) from None
+    if "AE" in root:  # on the empty board it removes nothing, but never a stone AB/AW place in the node
+        try:
+            cleared = set(_points([v.strip() for v in root["AE"][0]], n))
+        except ValueError as error:
+            raise parser.fail(f"setup AE: {error}", root["AE"][1]) from None
+        both = sorted(p for _, p in rec.setup if p in cleared)
+        if both:
+            raise parser.fail(f"AE[{format_sgf_point(both[0], n)}] clears a point that AB or AW sets in the same node",
+                              root["AE"][1])
     if "PL" in root:
         pl = prop(root, "PL").strip().upper()
         if pl not in ("B", "W"):
@@ -224,7 +235,8 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
 def read_sgf(path: str | os.PathLike) -> SgfRecord:
     """Read an SGF file; SgfError (naming the file) if it is missing, unreadable or malformed."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        # utf-8-sig: some editors (on Windows) begin the file with a byte-order mark
+        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     except OSError as error:
         raise SgfError(f"{path}: cannot read: {error.strerror}") from None
     return parse_sgf(text, str(path))
@@ -233,10 +245,12 @@ def read_sgf(path: str | os.PathLike) -> SgfRecord:
 def replay(rec: SgfRecord, until: int | None = None, name: str = "<sgf>", max_moves: int | None = None) -> Game:
     """A Game at the record's position before move number `until` (1-based; None = after all moves)."""
     game = Game(rec.size, komi=rec.komi, max_moves=max_moves)
-    try:
-        game.place_setup(rec.setup)
-    except ValueError as error:
-        raise SgfError(f"{name}: setup stones: {error}") from None
+    for color, point in rec.setup:  # one at a time, to name the stone at fault
+        try:
+            game.place_setup([(color, point)])
+        except ValueError:
+            raise SgfError(f"{name}: setup stone A{color_letter(color)}[{format_sgf_point(point, rec.size)}] is on "
+                           "an occupied point or has no liberty") from None
     game.first_to_play = game.to_play = rec.first_to_play
     moves = rec.moves if until is None else rec.moves[: max(until - 1, 0)]
     for number, (color, action) in enumerate(moves, 1):

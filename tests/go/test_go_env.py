@@ -53,6 +53,16 @@ def test_a_finished_game_must_be_reset_before_playing_on():
     assert batch.done().tolist() == [False, True] and batch.moves().tolist() == [0, 2]
 
 
+@pytest.mark.parametrize("games", [[2], [-1], [1000], np.ones(3, bool), [0.5]])
+def test_reset_refuses_games_that_do_not_exist(games):
+    """The compiled reset does not check bounds: game 1000 of 2 wrote past the arrays (a later segfault)."""
+    batch = GoBatch(2, 5)
+    with pytest.raises(ValueError, match="game indices must be|a mask of 2 games"):
+        batch.reset(games)
+    batch.reset([1])
+    batch.reset(np.array([], dtype=np.int64))
+
+
 def test_random_actions_are_legal():
     batch = GoBatch(32, 9)
     for _ in range(300):

@@ -99,6 +99,10 @@ def test_genmove_never_fills_its_own_eyes(engine):
     ("loadsgf /nonexistent/game.sgf", "cannot load file"),
     ("list_stones", "syntax error"),
     ("captures grey", "invalid color"),
+    ("boardsize \u00b2", "unacceptable size"),  # "²" passes str.isdigit, not int()
+    ("loadsgf game.sgf \u00b2", "move number is not an integer"),
+    ("\u00b2 name", "unknown command"),  # not an id
+    ("printsgf /nonexistent-folder/sub/game.sgf", "cannot write /nonexistent-folder/sub/game.sgf: no such folder"),
 ])
 def test_malformed_input_is_answered_with_a_question_mark(engine, command, message):
     ok, text = ask(engine, command)
@@ -149,6 +153,14 @@ def test_printsgf_keeps_a_loaded_games_handicap(engine, tmp_path):
     odd.write_text("(;GM[1]FF[4]SZ[9]HA[²];B[cc])")
     assert ask(engine, f"loadsgf {path}") == (True, "") and ask(engine, f"loadsgf {odd}") == (True, "")
     assert "HA[" not in ask(engine, "printsgf")[1]
+
+
+def test_a_controller_that_stops_reading_ends_the_session_quietly():
+    """`... | rlkit gtp | head -1`: the closed pipe used to print a BrokenPipeError traceback, exit 1."""
+    commands = "list_commands\n" * 3000
+    result = subprocess.run(f"{sys.executable} -m rlkit.cli gtp --size 9 | head -1", shell=True, input=commands,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout == "= boardsize\n" and result.stderr == ""
 
 
 def test_the_cli_process_speaks_gtp_and_exits_on_quit():

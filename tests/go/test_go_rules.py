@@ -195,3 +195,27 @@ def test_matches_a_flood_fill_reference_over_random_games(size, games):
             color = 3 - color
     if size == 5:
         assert superko_refusals > 0  # the games really did exercise the repetition rule
+
+
+@pytest.mark.parametrize("color", [0, 3, -1])
+def test_only_black_and_white_play(color):
+    """Colour 3 read past the engine's hash table and 'captured' empty points; 0 placed invisible stones."""
+    game = Game(9)
+    for call in (lambda: game.play(40, color), lambda: game.is_legal(40, color),
+                 lambda: game.place_setup([(color, 40)])):
+        with pytest.raises(ValueError, match="is not 1 \\(black\\) or 2 \\(white\\)"):
+            call()
+    with pytest.raises(ValueError):
+        game.to_play = color
+    assert not game.board().any() and game.moves == [] and game.to_play == 1 and game.is_legal(40)
+
+
+@pytest.mark.parametrize("max_moves", [0, -4])
+def test_a_game_needs_room_for_a_move(max_moves):
+    """max_moves=0 never grew (0 doubled is 0): the second move replayed the game forever."""
+    with pytest.raises(ValueError, match="max_moves"):
+        Game(9, max_moves=max_moves)
+    game = Game(9, max_moves=1)
+    for _ in range(5):
+        game.play(game.random_action())
+    assert len(game.moves) == 5

@@ -92,7 +92,9 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[9]" + "(;C[]" * 5000 + ")" * 5000 + ")", "nested too deeply"),  # RecursionError before
     ("(;GM[1]SZ[9]\n;B[zz])", "line 2, column 2: move B"),
     ("(;GM[1]SZ[9];B[cc];W[cc])", "move 2"),
-    ("(;GM[1]SZ[9]AB[aa]AW[ab][ba])", "setup stones"),
+    ("(;GM[1]SZ[9]AB[aa]AW[ab][ba])", "setup stone AW[ba] is on an occupied point or has no liberty"),
+    ("(;GM[1]SZ[9]AB[aa]AE[aa])", "line 1, column 19: AE[aa] clears a point that AB or AW sets"),
+    ("(;GM[1]SZ[9];B[aa][bb])", "line 1, column 14: move B has 2 values"),
     ("(;GM[1]SZ[9]AB[])", "setup AB: '' is a pass"),  # read out of bounds in the compiled engine before
     ("(;GM[1]SZ[9]AB[tt])", "setup AB: 'tt' is a pass"),
     ("(;GM[1]SZ[9]AW[aa:tt])", "setup AW: 'tt' is a pass"),
@@ -162,3 +164,23 @@ def test_negative_komi_survives_a_round_trip():
 def test_without_pl_the_first_move_says_who_starts():
     rec = parse_sgf("(;GM[1]FF[4]SZ[9]AB[cc][gg];W[ee];B[dd])")
     assert rec.first_to_play == 2 and replay(rec).to_play == 2
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    """Some editors (on Windows) begin UTF-8 files with one."""
+    path = tmp_path / "bom.sgf"
+    path.write_bytes("\ufeff(;GM[1]SZ[9]PB[Jörg];B[ee])".encode("utf-8"))
+    rec = read_sgf(path)
+    assert rec.moves == [(1, 40)] and rec.info["PB"] == "Jörg"
+
+
+@pytest.mark.parametrize("komi, written", [(7.0, "7"), (123456.5, "123456.5"), (1234567.5, "1234567.5"),
+                                           (1e7, "10000000"), (-0.5, "-0.5")])
+def test_komi_is_written_with_every_digit(komi, written):
+    """`:g` wrote 6 significant digits: KM[123456] for 123456.5, and KM[1.23457e+06], which no reader takes."""
+    game = Game(5, komi)
+    game.play(game.pass_action)
+    game.play(game.pass_action)
+    text = to_sgf(game)
+    assert f"KM[{written}]" in text and parse_sgf(text).komi == komi
+    assert game.result() == f"W+{written.lstrip('-')}" if komi > 0 else game.result() == f"B+{written.lstrip('-')}"
