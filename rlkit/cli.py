@@ -12,6 +12,7 @@ from rlkit.errors import Stopped, Terminated, UserError
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rlkit.train", "train an agent from a YAML config, or --resume a run"),
+    "evaluate": ("rlkit.evaluate", "play a trained checkpoint for whole episodes and report its returns"),
     "gtp": ("rlkit.envs.go.gtp", "play Go over the Go Text Protocol on stdin/stdout"),
     "match": ("rlkit.envs.go.match", "play a match between two GTP engines"),
 }
@@ -19,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: rlkit COMMAND [ARGS ...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run `rlkit COMMAND --help` for a command's options; `rlkit --version` for the version."]
     return "\n".join(lines)
 

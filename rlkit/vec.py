@@ -26,7 +26,8 @@ class VecStep:
     truncated: np.ndarray  # bool: cut by a time limit; bootstrap from final_obs
     reset: np.ndarray  # bool: the environment started a new episode in this step
     final_obs: np.ndarray  # last observation of the ended episode; rows valid only where `reset`
-    # Whole finished episodes (true, unclipped game score over all lives), for logging only.
+    # Whole finished episodes (true, unclipped game score over all lives), for logging and
+    # evaluation: one per env where `reset`, in env order.
     episode_returns: list[float] = field(default_factory=list)
     episode_lengths: list[int] = field(default_factory=list)
 

@@ -24,6 +24,16 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
                           text=True, timeout=timeout)
 
 
+def evaluated(capsys: pytest.CaptureFixture, run: Path, *args: str) -> tuple[list[float], list[int]]:
+    """`rlkit evaluate RUN ARGS` in-process: the returns and lengths of the episodes it printed."""
+    from rlkit.cli import main
+
+    assert main(["evaluate", str(run), *args]) == 0
+    episodes = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("episode ")]
+    # "episode 3/10: return 21, 1,804 steps"
+    return [float(words[3].rstrip(",")) for words in episodes], [int(words[4].replace(",", "")) for words in episodes]
+
+
 def assert_one_line_error(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
     """`rlkit ARGV` in-process exits 2 with exactly `message` as its one line on stderr, nothing on stdout."""
     from rlkit.cli import main

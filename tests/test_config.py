@@ -144,7 +144,7 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     assert "unknown command 'trian'" in run_cli("trian", cwd=tmp_path).stderr
     bare = run_cli(cwd=tmp_path)
     assert bare.returncode == 2 and bare.stderr.strip() == (
-        "rlkit: error: give a command (train, gtp, match); rlkit --help says more")
+        "rlkit: error: give a command (train, evaluate, gtp, match); rlkit --help says more")
 
     after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     assert after == before

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import gymnasium as gym
 import numpy as np
 import torch
 
 from rlkit.agents.dqn.network import QNetwork
+from rlkit.config import Config
 
 
 def linear_epsilon(step: int, start: float, end: float, duration: float) -> float:
@@ -37,3 +41,16 @@ class EpsilonGreedyActor:
     def set_weights(self, state_dict: dict) -> None:
         """For a remote actor: load the learner's newest weights."""
         self.q_net.load_state_dict(state_dict)
+
+
+def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,
+           device: torch.device, deterministic: bool, seed: int) -> Callable[[torch.Tensor], np.ndarray]:
+    """The trained Q-network's actions, for `rlkit evaluate`: epsilon-greedy with the run's final
+    epsilon (`agent.epsilon_end`, as SB3's predict and CleanRL's evaluation use a small one, so a
+    policy cannot stall a game forever), or greedy when `deterministic`."""
+    q_net = QNetwork(obs_space, int(action_space.n), cfg.agent.hidden, cfg.agent.dueling).to(device)
+    q_net.load_state_dict(learner_state["q_net"])
+    q_net.eval()
+    actor = EpsilonGreedyActor(q_net, int(action_space.n), seed=seed)
+    epsilon = 0.0 if deterministic else cfg.agent.epsilon_end
+    return lambda obs: actor.act(obs, epsilon)

@@ -1,6 +1,8 @@
-"""Proximal Policy Optimization: `AgentConfig` (hyperparameters) and `train(run)` (the training loop)."""
+"""Proximal Policy Optimization: `AgentConfig` (hyperparameters), `train(run)` (the training loop)
+and `policy(...)` (a trained checkpoint's actions, for evaluation)."""
 
 from rlkit.agents.ppo.config import AgentConfig
+from rlkit.agents.ppo.network import policy
 from rlkit.agents.ppo.train import train
 
-__all__ = ["AgentConfig", "train"]
+__all__ = ["AgentConfig", "policy", "train"]

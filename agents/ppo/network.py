@@ -7,6 +7,7 @@ policy head so the first policy is near uniform, 1 for the value head) and zero 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import gymnasium as gym
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlkit.agents.networks import is_pixels, make_torso
+from rlkit.config import Config
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -41,6 +43,9 @@ class CategoricalHead(nn.Module):
     def sample(self, logp: torch.Tensor) -> torch.Tensor:
         return torch.multinomial(logp.exp(), 1).squeeze(-1)
 
+    def mode(self, logp: torch.Tensor) -> torch.Tensor:
+        return logp.argmax(-1)
+
     def log_prob(self, logp: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
@@ -61,6 +66,9 @@ class GaussianHead(nn.Module):
 
     def sample(self, mean: torch.Tensor) -> torch.Tensor:
         return mean + self.log_std.exp() * torch.randn_like(mean)
+
+    def mode(self, mean: torch.Tensor) -> torch.Tensor:
+        return mean
 
     def log_prob(self, mean: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         z = (actions - mean) * torch.exp(-self.log_std)
@@ -107,8 +115,30 @@ class ActorCritic(nn.Module):
         actions = self.policy.sample(params)
         return actions, self.policy.log_prob(params, actions), values
 
+    @torch.inference_mode()
+    def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """Actions only: sampled, or the most likely (the mean for Gaussian) when `deterministic`."""
+        params = self.policy(self.actor_torso(obs))
+        return self.policy.mode(params) if deterministic else self.policy.sample(params)
+
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(log-probabilities of `actions`, policy entropy, values) under the current weights."""
         params, values = self(obs)
         return self.policy.log_prob(params, actions), self.policy.entropy(params), values
+
+
+def build_network(cfg: Config, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:
+    """The actor-critic that `cfg.agent` describes (training and evaluation build the same one)."""
+    agent = cfg.agent
+    return ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std)
+
+
+def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,
+           device: torch.device, deterministic: bool, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The trained policy's actions, for `rlkit evaluate`: sampled as in training (as CleanRL
+    evaluates PPO; the RL Zoo does so on Atari too, where a deterministic policy can stall a game),
+    or the most likely one when `deterministic`. Sampling draws from torch's RNG, which the caller seeds."""
+    net = build_network(cfg, obs_space, action_space).to(device)
+    net.load_state_dict(learner_state["net"])
+    return lambda obs: net.predict(obs, deterministic)

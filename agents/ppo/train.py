@@ -16,7 +16,7 @@ import torch
 
 from rlkit.agents.networks import is_pixels, warn_unused
 from rlkit.agents.ppo.learner import PPOLearner
-from rlkit.agents.ppo.network import ActorCritic
+from rlkit.agents.ppo.network import build_network
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import Config
 from rlkit.envs import make_vec
@@ -56,7 +56,7 @@ def train_on(run: Run, env: VecEnv) -> None:
     if isinstance(action_space, gym.spaces.Discrete):
         warn_unused(agent, ("init_log_std",), "discrete actions have no standard deviation")
     logger = run.start()  # seeds torch before the network is built
-    net = ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std).to(device)
+    net = build_network(cfg, obs_space, action_space).to(device)
     learner = PPOLearner(net, agent)
     storage = RolloutStorage(agent.num_steps, num_envs, obs_space, action_space, device)
     step = run.start_step

@@ -1,0 +1,158 @@
+"""`rlkit evaluate`: play a trained checkpoint for whole games and report the returns it scores.
+
+The checkpoint holds the config it was trained under, so the environment (with its
+preprocessing) and the network are rebuilt as they were; the agent package supplies the policy
+(`policy(...)` in rlkit.agents.dqn and rlkit.agents.ppo). Returns are true game scores over all
+lives, as in training's `episode/return`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlkit.checkpoint import load_checkpoint
+from rlkit.config import agent_module, apply_overrides, config_from_dict
+from rlkit.envs import make_vec
+from rlkit.errors import ArgumentParser, UserError
+from rlkit.rollout import Rollout
+from rlkit.run import latest_checkpoint, resolve_device, seed_everything
+from rlkit.vec import VecEnv
+
+# what an evaluation may change: how it plays, never what was trained
+OVERRIDABLE = ("env.", "device", "torch_threads")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = ArgumentParser(
+        prog="rlkit evaluate",
+        description="Play a trained agent for whole episodes and print the mean return. Takes a run "
+                    "folder (its newest checkpoint) or one checkpoint file.",
+        epilog="examples:\n  rlkit evaluate runs/pong-s3\n"
+               "  rlkit evaluate runs/pong-s3/checkpoints/step_000005000000.pt --episodes 30\n"
+               "  rlkit evaluate runs/pong-s3 env.sticky_actions=0.25 --deterministic",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT", help="a run folder or a step_N.pt file")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="env.*, device or torch_threads overrides (env.num_envs=4, env.sticky_actions=0.25)")
+    parser.add_argument("--episodes", type=int, default=10, help="whole episodes to play (default 10)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the environments and the policy's sampling (default: the run's seed "
+                             "+ 1,000,000, so its games differ from the training's first ones)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="always the policy's most likely action (DQN: no epsilon; PPO: no sampling)")
+    args = parser.parse_intermixed_args(argv)
+    if args.episodes < 1:
+        raise UserError(f"--episodes: {args.episodes} is not a positive number of episodes")
+    if args.seed is not None and not 0 <= args.seed < 2**31:
+        raise UserError(f"--seed: {args.seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
+    for override in args.overrides:
+        key = override.split("=", 1)[0].strip()
+        if "=" in override and not key.startswith(OVERRIDABLE):
+            raise UserError(f"'{override}': evaluate takes env.*, device and torch_threads overrides only "
+                            f"({key} is fixed by the checkpoint)")
+    return args
+
+
+def checkpoint_file(path: Path) -> Path:
+    """The checkpoint that RUN_DIR|CHECKPOINT names: the file itself, or a run's newest."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise UserError(f"{path}: no such run folder or checkpoint file")
+    newest = latest_checkpoint(path)
+    if newest is None:
+        raise UserError(f"{path}: no checkpoint there (a run folder holds them in checkpoints/step_N.pt)")
+    return newest
+
+
+def episode_targets(episodes: int, num_envs: int) -> np.ndarray:
+    """How many episodes each env plays: an even split, as SB3's evaluate_policy does, so the envs
+    whose games happen to be short do not fill the count (a bias towards short episodes)."""
+    return np.array([(episodes + i) // num_envs for i in range(num_envs)])
+
+
+def evaluate(policy: Callable[[torch.Tensor], torch.Tensor | np.ndarray], env: VecEnv, device: torch.device,
+             episodes: int, seed: int, report: Callable[[float, int], None] | None = None
+             ) -> tuple[list[float], list[int]]:
+    """Play `episodes` whole episodes; their returns and lengths, in the order they ended.
+    `report(return, length)` is called as each one ends."""
+    targets = episode_targets(episodes, env.num_envs)
+    played = np.zeros(env.num_envs, dtype=np.int64)
+    returns: list[float] = []
+    lengths: list[int] = []
+    rollout = Rollout(env, device, seed=seed)
+    while (played < targets).any():
+        rollout.send(policy(rollout.obs))
+        step = rollout.recv().step
+        for env_index, score, length in zip(np.flatnonzero(step.reset), step.episode_returns, step.episode_lengths):
+            if played[env_index] < targets[env_index]:
+                played[env_index] += 1
+                returns.append(score)
+                lengths.append(length)
+                if report:
+                    report(score, length)
+    return returns, lengths
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def _spread(values: list[float] | list[int]) -> str:
+    """'mean ± std (min .. max)' with as many decimals as the values need."""
+    mean, std = float(np.mean(values)), float(np.std(values))
+    digits = 0 if all(float(v).is_integer() for v in values) else 2
+    return f"{mean:,.2f} ± {std:,.2f} (min {min(values):,.{digits}f}, max {max(values):,.{digits}f})"
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `rlkit evaluate`: 0 when the episodes were played."""
+    args = parse_args(argv)
+    path = checkpoint_file(args.run)
+    checkpoint = load_checkpoint(path)
+    trained = checkpoint.get("config") if isinstance(checkpoint, dict) else None
+    if not isinstance(trained, dict) or not isinstance(checkpoint.get("learner"), dict):
+        raise UserError(f"{path}: not an rlkit checkpoint (it holds no config or learner state)")
+    given: dict = {}
+    apply_overrides(given, args.overrides)
+    data = {**trained, "env": dict(trained.get("env") or {})}
+    if "num_envs" not in given.get("env", {}):  # no more envs than episodes: each plays at least one
+        data["env"]["num_envs"] = min(int(data["env"].get("num_envs", 1)), args.episodes)
+    origins = apply_overrides(data, args.overrides)
+    config = config_from_dict(data, source=f"{path} (its config)", origins=origins)
+    device = resolve_device(config.device)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    seed = (config.seed + 1_000_000) % 2**31 if args.seed is None else args.seed
+    seed_everything(seed)  # PPO samples from torch's RNG
+    step = checkpoint.get("step")
+    trained_for = f"trained {step:,} steps" if isinstance(step, int) else "trained"
+    print(f"{path}: {config.algo} on {config.env.id}, {trained_for}; {_count(args.episodes, 'episode')} on "
+          f"{_count(config.env.num_envs, 'env')}, seed {seed}", flush=True)
+    with contextlib.closing(make_vec(config.env)) as env:
+        try:
+            policy = agent_module(config.algo).policy(
+                checkpoint["learner"], config, env.single_observation_space, env.single_action_space, device,
+                args.deterministic, seed)
+        except (KeyError, RuntimeError, ValueError) as error:  # load_state_dict's second line names the keys
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            detail = " ".join(lines[:2])[:300] or type(error).__name__
+            raise UserError(f"{path}: the checkpoint's weights do not fit its {config.algo} network ({detail})") from None
+        count = 0
+
+        def report(score: float, length: int) -> None:
+            nonlocal count
+            count += 1
+            print(f"episode {count}/{args.episodes}: return {score:g}, {length:,} steps", flush=True)
+
+        returns, lengths = evaluate(policy, env, device, args.episodes, seed, report)
+    print(f"return {_spread(returns)} over {_count(len(returns), 'episode')}; length {_spread(lengths)} steps")
+    return 0
+

@@ -1,0 +1,121 @@
+"""`rlkit evaluate`: episodes split evenly over the envs, whole games counted, seeded, one-line errors.
+(The learning tests also evaluate what they trained: tests/test_dqn.py and tests/test_ppo_runs.py.)"""
+
+import re
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, assert_one_line_error, evaluated, run_cli
+from rlkit.evaluate import episode_targets, evaluate
+from rlkit.vec import VecStep
+
+
+class ShortAndLongEpisodes:
+    """Two envs: env 0's episodes last 1 step and return 1, env 1's last 5 steps and return 5."""
+
+    num_envs = 2
+    single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    single_action_space = gymnasium.spaces.Discrete(2)
+    lengths = np.array([1, 5])
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.t = np.zeros(2, dtype=np.int64)
+        return np.zeros((2, 1), np.float32)
+
+    def send(self, actions: np.ndarray) -> None:
+        self.t += 1
+
+    def recv(self) -> VecStep:
+        reset = self.t == self.lengths
+        ended = [float(n) for n in self.lengths[reset]]
+        self.t[reset] = 0
+        return VecStep(obs=np.zeros((2, 1), np.float32), reward=np.ones(2, np.float32), terminated=reset,
+                       truncated=np.zeros(2, bool), reset=reset, final_obs=np.zeros((2, 1), np.float32),
+                       episode_returns=ended, episode_lengths=[int(n) for n in ended])
+
+    def close(self) -> None:
+        pass
+
+
+def test_episodes_are_split_evenly_over_the_envs():
+    assert episode_targets(10, 4).tolist() == [2, 2, 3, 3]
+    assert episode_targets(3, 8).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert all(episode_targets(n, k).sum() == n for n in range(1, 30) for k in range(1, 9))
+
+
+def test_short_episodes_do_not_fill_the_count():
+    """Counting the first 6 episodes to end would give five 1-step games and one 5-step game."""
+    seen = []
+    returns, lengths = evaluate(lambda obs: np.zeros(2, np.int64), ShortAndLongEpisodes(), torch.device("cpu"),
+                                episodes=6, seed=0, report=lambda score, length: seen.append(length))
+    assert sorted(lengths) == [1, 1, 1, 5, 5, 5] and sorted(returns) == [1, 1, 1, 5, 5, 5]
+    assert seen == lengths
+
+
+@pytest.fixture(scope="module")
+def pong_run(tmp_path_factory) -> Path:
+    """A few PPO steps on Pong: enough for a checkpoint with a real Nature-CNN actor-critic."""
+    run_dir = tmp_path_factory.mktemp("evaluate") / "pong"
+    result = run_cli("train", "configs/pong_ppo.yaml", "train.total_steps=64", "env.num_envs=2", "agent.num_steps=32",
+                     "train.progress_bar=false", "device=cpu", "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_a_pong_checkpoint_plays_whole_episodes_seeded(pong_run, capsys):
+    """Time-limited games (truncated) count as episodes; one seed gives the same games twice, other
+    seeds other games; a run folder means its newest checkpoint."""
+    short = ("env.max_episode_frames=400", "--episodes", "3")  # 100 agent steps a game
+    first = run_cli("evaluate", str(pong_run), *short, "--seed", "5")  # as a user runs it
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == (f"{pong_run / 'checkpoints' / 'step_000000000064.pt'}: ppo on ALE/Pong-v5, trained 64 "
+                        "steps; 3 episodes on 2 envs, seed 5")
+    assert [re.sub(r"return -?\d+", "return R", line) for line in lines[1:4]] == [
+        f"episode {i}/3: return R, 100 steps" for i in (1, 2, 3)]
+    assert re.fullmatch(r"return -?[\d.]+ ± [\d.]+ \(min -?\d+, max -?\d+\) over 3 episodes; "
+                        r"length 100\.00 ± 0\.00 \(min 100, max 100\) steps", lines[4])
+    returns = [float(re.search(r"return (-?\d+)", line).group(1)) for line in lines[1:4]]
+    assert evaluated(capsys, pong_run / "checkpoints" / "step_000000000064.pt", *short, "--seed", "5")[0] == returns
+    others = {tuple(evaluated(capsys, pong_run, *short, "--seed", str(seed))[0]) for seed in (6, 7)}
+    assert len(others | {tuple(returns)}) > 1
+
+
+def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
+    """DQN's policy, greedy with --deterministic; CartPole scores +1 a step."""
+    run_dir = tmp_path / "run"
+    result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=600", "train.progress_bar=false",
+                     "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    returns, lengths = evaluated(capsys, run_dir, "--episodes", "4", "--deterministic", "env.num_envs=2")
+    assert len(returns) == 4 and returns == [float(n) for n in lengths]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["/nonexistent-run"], "/nonexistent-run: no such run folder or checkpoint file"),
+    (["{run}", "agent.lr=1"],
+     "'agent.lr=1': evaluate takes env.*, device and torch_threads overrides only (agent.lr is fixed by the checkpoint)"),
+    (["{run}", "--episodes", "0"], "--episodes: 0 is not a positive number of episodes"),
+    (["{run}", "--seed", "-3"], "--seed: -3 is outside 0..2147483647 (the emulators take 31-bit seeds)"),
+    (["{run}", "env.num_envs=0"], "override 'env.num_envs=0' (applied to {ckpt} (its config)): env.num_envs: must be >= 1, got 0"),
+    (["{empty}"], "{empty}: no checkpoint there (a run folder holds them in checkpoints/step_N.pt)"),
+    (["{readme}"], "{readme}: not a readable rlkit checkpoint (UnpicklingError)"),
+    (["{run}", "env.id=ALE/Breakout-v5"], None),  # 4 actions, not Pong's 6: the weights do not fit
+])
+def test_bad_input_is_one_line(pong_run, tmp_path, capsys, argv, message):
+    names = {"run": str(pong_run), "empty": str(tmp_path), "readme": str(ROOT / "README.md"),
+             "ckpt": str(pong_run / "checkpoints" / "step_000000000064.pt")}
+    argv = ["evaluate", *(arg.format(**names) for arg in argv)]
+    if message is None:
+        from rlkit.cli import main
+
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "the checkpoint's weights do not fit its ppo network" in err
+        assert "size mismatch for policy.linear.weight" in err
+    else:
+        assert_one_line_error(capsys, argv, f"rlkit evaluate: error: {message.format(**names)}")
