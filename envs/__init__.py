@@ -29,12 +29,16 @@ def check_env_id(cfg: EnvConfig) -> None:
     from rlkit.envs.classic import check_gymnasium_id
     from rlkit.errors import UserError
 
+    from rlkit.envs.atari import ale_id_for  # imports ale_py, which registers old Atari ids (PongNoFrameskip-v4)
+
+    spec = gym.registry.get(cfg.id)
+    if spec is not None and "ale_py" in str(spec.entry_point) and (guess := ale_id_for(cfg.id)):
+        raise UserError(f"env.id: '{cfg.id}' is an old-style Atari id (gymnasium's, with no rlkit preprocessing); "
+                        f"rlkit's Atari adapter takes ALE/Name-v5 ids: did you mean {guess}?")
     try:
         check_gymnasium_id(cfg.id)
     except UserError as error:
-        from rlkit.envs.atari import ale_id_for
-
-        guess = ale_id_for(cfg.id) if cfg.id not in gym.registry else None
+        guess = ale_id_for(cfg.id) if spec is None else None
         if guess is None:
             raise
         raise UserError(f"{error}; did you mean {guess}?") from None

@@ -15,8 +15,12 @@ from rlkit.vec import EpisodeTracker, VecStep
 def check_gymnasium_id(env_id: str) -> None:
     """Raise UserError unless gymnasium knows `env_id` and can make it here (Box2D, MuJoCo and
     other optional dependencies installed)."""
-    if env_id not in gym.registry:
-        raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)")
+    try:
+        gym.spec(env_id)
+    except gym.error.DeprecatedEnv as error:  # "... is deprecated. Please use `Taxi-v4` instead."
+        raise UserError(f"env.id: {error}") from None
+    except gym.error.Error:
+        raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)") from None
     try:
         with warnings.catch_warnings():  # a deprecated id warns before it fails; the error says it all
             warnings.simplefilter("ignore")

@@ -71,3 +71,23 @@ def test_discrete_actions_with_an_offset_reach_the_env_shifted():
     received = [int(sub.unwrapped.actions[-1]) for sub in env.envs.envs]
     assert received == [5, 7]
     env.close()
+
+
+@pytest.mark.parametrize("env_id, message", [
+    ("Taxi-v3", "env.id: Environment version v3 for `Taxi` is deprecated. Please use `Taxi-v4` instead."),
+    ("BreakoutNoFrameskip-v4", "env.id: 'BreakoutNoFrameskip-v4' is an old-style Atari id (gymnasium's, with no "
+                               "rlkit preprocessing); rlkit's Atari adapter takes ALE/Name-v5 ids: did you mean "
+                               "ALE/Breakout-v5?"),
+    ("Pong-v4", "did you mean ALE/Pong-v5?"),
+    ("Breakout", "env.id: unknown environment 'Breakout' (not an ALE/Name-v5 game nor a gymnasium id); did you "
+                 "mean ALE/Breakout-v5?"),
+])
+def test_ids_that_are_no_classic_env_say_what_to_use(env_id, message):
+    """Asked twice: importing ale_py (the first time) registers the old Atari ids, which then passed
+    as gymnasium ids and lost the hint; a deprecated id was called unknown."""
+    from rlkit.envs import check_env_id
+
+    for _ in range(2):
+        with pytest.raises(UserError) as error:
+            check_env_id(EnvConfig(id=env_id))
+        assert message in str(error.value)

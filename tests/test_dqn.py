@@ -375,3 +375,40 @@ def test_dueling_streams_send_the_torso_a_gradient_scaled_by_one_over_root_two()
     (net.value(features) + advantage - advantage.mean(dim=1, keepdim=True)).sum().backward()
     torch.testing.assert_close(scaled, net.torso.net[1].weight.grad * 0.5 ** 0.5)
 
+
+class CubeEnv(EpisodeEndsEnv):
+    """EpisodeEndsEnv's episodes with 3-D float observations: channel c of env i at step t is 1000 c + t + 0.1 i."""
+
+    single_observation_space = gym.spaces.Box(-1e6, 1e6, (2, 3, 4), np.float32)
+
+    def _obs(self) -> np.ndarray:
+        cube = np.empty((3, 2, 3, 4), np.float32)
+        cube[:] = (np.arange(2) * 1000.0)[None, :, None, None] + (self.t + 0.1 * np.arange(3))[:, None, None, None]
+        return cube
+
+
+def test_three_dimensional_float_observations_are_stored_whole(tmp_path, monkeypatch):
+    """Only pixel frames are stacks of frames: a (2, 3, 4) float array was stored as its last 'frame' and
+    rebuilt from earlier steps, so the learner saw observations the env never gave."""
+    from rlkit.agents.dqn.learner import DQNLearner
+    from rlkit.agents.dqn.train import train_on
+    from rlkit.config import load_config
+    from rlkit.run import Run
+
+    seen = []
+    update = DQNLearner.update
+    monkeypatch.setattr(DQNLearner, "update", lambda self, batch: (seen.append((batch.obs, batch.next_obs)),
+                                                                   update(self, batch))[1])
+    config = load_config(ROOT / CARTPOLE, ["env.num_envs=3", "train.total_steps=90", "agent.learning_starts=30",
+                                           "agent.batch_size=16", "train.progress_bar=false"])
+    run = Run.create(config, tmp_path / "run", ROOT / CARTPOLE)
+    try:
+        train_on(run, CubeEnv())
+    finally:
+        run.finish()
+    assert seen
+    for obs, next_obs in seen:
+        for cube in (obs, next_obs):
+            assert cube.shape[1:] == (2, 3, 4)
+            torch.testing.assert_close(cube[:, 1] - cube[:, 0], torch.full_like(cube[:, 0], 1000.0))
+            assert (cube == cube[:, :1, :1, :1]).sum() == cube.shape[0] * 12  # each channel constant
