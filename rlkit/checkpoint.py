@@ -52,6 +52,18 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise UserError(f"{path}: not a readable rlkit checkpoint ({type(error).__name__})") from None
 
 
+def load_weights(module: torch.nn.Module, state: Any, what: str) -> None:
+    """`module.load_state_dict(state)`, or a one-line UserError naming `what` (the checkpoint file)
+    when the saved weights do not fit the network or are not weights at all."""
+    try:
+        module.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError, ValueError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = " ".join(lines[:2])[:300] or type(error).__name__  # the second line names the keys
+        raise UserError(f"{what}: the saved weights do not fit the {type(module).__name__} its config "
+                        f"describes ({detail})") from None
+
+
 def rng_state() -> dict:
     """Torch CPU (and CUDA) RNG states, to restore on resume."""
     state = {"torch": torch.get_rng_state()}

@@ -29,6 +29,9 @@ ALGOS: dict[str, str] = {
 }
 
 
+INT32_MAX = 2**31 - 1
+
+
 def at_least(low: float) -> dict:
     """Field metadata: the value must be >= low."""
     return {"min": low}
@@ -51,15 +54,16 @@ class EnvConfig:
     id: str = "CartPole-v1"
     # a bound that catches a slip (1e8 envs took minutes to build before failing); EnvPool-scale runs use hundreds
     num_envs: int = field(default=1, metadata=between(1, 4096))
-    num_threads: int = field(default=0, metadata=at_least(0))  # emulator threads; 0 = one per core
-    # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018)
-    frame_stack: int = field(default=4, metadata=at_least(1))
-    frame_skip: int = field(default=4, metadata=at_least(1))
-    noop_max: int = field(default=30, metadata=at_least(0))
+    num_threads: int = field(default=0, metadata=between(0, 1024))  # emulator threads; 0 = one per core
+    # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018); the upper
+    # bounds are ale-py's 32-bit integers (a larger value failed inside its constructor)
+    frame_stack: int = field(default=4, metadata=between(1, 64))
+    frame_skip: int = field(default=4, metadata=between(1, INT32_MAX))
+    noop_max: int = field(default=30, metadata=between(0, INT32_MAX))
     sticky_actions: float = field(default=0.0, metadata=between(0.0, 1.0))
     terminal_on_life_loss: bool = True
     clip_rewards: bool = True
-    max_episode_frames: int = field(default=108_000, metadata=at_least(1))
+    max_episode_frames: int = field(default=108_000, metadata=between(1, INT32_MAX))
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Config:
     """A whole run. `agent` holds the chosen algorithm's own dataclass."""
 
     algo: str = "dqn"
-    seed: int = field(default=1, metadata=between(0, 2**31 - 1))  # the emulators take 31-bit seeds
+    seed: int = field(default=1, metadata=between(0, INT32_MAX))  # the emulators take 31-bit seeds
     device: str = "auto"
     torch_threads: int = field(default=0, metadata=between(0, 1024))  # 0 = torch's default
     env: EnvConfig = field(default_factory=EnvConfig)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,9 @@ from rlkit.vec import VecEnv
 
 # what an evaluation may change: how it plays, never what was trained
 OVERRIDABLE = ("env.", "device", "torch_threads")
+NETWORK_INPUTS = ("env.id", "env.frame_stack")  # the network was trained on these: fixed, as on resume
+MAX_EPISODES = 1_000_000
+SILENCE_SECONDS = 60.0  # a progress line when no episode has ended for this long
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                "  rlkit evaluate runs/pong-s3 env.sticky_actions=0.25 --deterministic",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT", help="a run folder or a step_N.pt file")
+    parser.add_argument("run", type=Path, nargs="?", metavar="RUN_DIR|CHECKPOINT", help="a run folder or a step_N.pt file")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="env.*, device or torch_threads overrides (env.num_envs=4, env.sticky_actions=0.25)")
     parser.add_argument("--episodes", type=int, default=10, help="whole episodes to play (default 10)")
@@ -46,17 +51,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seed of the environments and the policy's sampling (default: the run's seed "
                              "+ 1,000,000, so its games differ from the training's first ones)")
     parser.add_argument("--deterministic", action="store_true",
-                        help="always the policy's most likely action (DQN: no epsilon; PPO: no sampling)")
+                        help="always the policy's most likely action (DQN: no epsilon; PPO: no sampling); "
+                             "such a policy can stall a game until its time limit (Breakout without FIRE)")
     args = parser.parse_intermixed_args(argv)
-    if args.episodes < 1:
-        raise UserError(f"--episodes: {args.episodes} is not a positive number of episodes")
+    if args.run is None:
+        raise UserError("give a RUN_DIR or a CHECKPOINT file to evaluate")
+    if not 1 <= args.episodes <= MAX_EPISODES:
+        raise UserError(f"--episodes: {args.episodes} is not a number of episodes from 1 to {MAX_EPISODES:,}")
     if args.seed is not None and not 0 <= args.seed < 2**31:
         raise UserError(f"--seed: {args.seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
     for override in args.overrides:
         key = override.split("=", 1)[0].strip()
-        if "=" in override and not key.startswith(OVERRIDABLE):
-            raise UserError(f"'{override}': evaluate takes env.*, device and torch_threads overrides only "
-                            f"({key} is fixed by the checkpoint)")
+        if "=" in override and (not key.startswith(OVERRIDABLE) or key in NETWORK_INPUTS):
+            raise UserError(f"'{override}': evaluate takes env.* (but env.id and env.frame_stack), device and "
+                            f"torch_threads overrides only ({key} is fixed by the checkpoint)")
     return args
 
 
@@ -78,27 +86,44 @@ def episode_targets(episodes: int, num_envs: int) -> np.ndarray:
     return np.array([(episodes + i) // num_envs for i in range(num_envs)])
 
 
+@dataclass
+class Episode:
+    """One evaluated episode; `cut` when a time limit ended it (Atari: env.max_episode_frames), not the game."""
+
+    score: float
+    length: int
+    cut: bool
+
+
 def evaluate(policy: Callable[[torch.Tensor], torch.Tensor | np.ndarray], env: VecEnv, device: torch.device,
-             episodes: int, seed: int, report: Callable[[float, int], None] | None = None
-             ) -> tuple[list[float], list[int]]:
-    """Play `episodes` whole episodes; their returns and lengths, in the order they ended.
-    `report(return, length)` is called as each one ends."""
+             episodes: int, seed: int, report: Callable[[Episode | None, int], None] | None = None) -> list[Episode]:
+    """Play `episodes` whole episodes; they come back in the order they ended. `report(episode, steps)`
+    is called as each one ends, and with None when none has ended for a minute (a stalled game)."""
     targets = episode_targets(episodes, env.num_envs)
     played = np.zeros(env.num_envs, dtype=np.int64)
-    returns: list[float] = []
-    lengths: list[int] = []
+    ended: list[Episode] = []
     rollout = Rollout(env, device, seed=seed)
+    steps, last_news = 0, time.monotonic()
     while (played < targets).any():
         rollout.send(policy(rollout.obs))
         step = rollout.recv().step
+        steps += env.num_envs
         for env_index, score, length in zip(np.flatnonzero(step.reset), step.episode_returns, step.episode_lengths):
             if played[env_index] < targets[env_index]:
                 played[env_index] += 1
-                returns.append(score)
-                lengths.append(length)
+                ended.append(Episode(score, length, bool(step.truncated[env_index])))
                 if report:
-                    report(score, length)
-    return returns, lengths
+                    report(ended[-1], steps)
+                last_news = time.monotonic()
+        if report and time.monotonic() - last_news > SILENCE_SECONDS:
+            report(None, steps)
+            last_news = time.monotonic()
+    return ended
+
+
+def _number(value: float) -> str:
+    """A score as it reads best: 21, -170.67, 1234567 (never 1.23457e+06)."""
+    return np.format_float_positional(value, precision=2, trim="-")
 
 
 def _count(number: int, noun: str) -> str:
@@ -120,13 +145,10 @@ def main(argv: list[str]) -> int:
     trained = checkpoint.get("config") if isinstance(checkpoint, dict) else None
     if not isinstance(trained, dict) or not isinstance(checkpoint.get("learner"), dict):
         raise UserError(f"{path}: not an rlkit checkpoint (it holds no config or learner state)")
-    given: dict = {}
-    apply_overrides(given, args.overrides)
-    data = {**trained, "env": dict(trained.get("env") or {})}
-    if "num_envs" not in given.get("env", {}):  # no more envs than episodes: each plays at least one
-        data["env"]["num_envs"] = min(int(data["env"].get("num_envs", 1)), args.episodes)
-    origins = apply_overrides(data, args.overrides)
-    config = config_from_dict(data, source=f"{path} (its config)", origins=origins)
+    origins = apply_overrides(trained, args.overrides)
+    config = config_from_dict(trained, source=f"{path} (its config)", origins=origins)
+    if not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in args.overrides):
+        config.env.num_envs = min(config.env.num_envs, args.episodes)  # no env without an episode to play
     device = resolve_device(config.device)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
@@ -137,22 +159,24 @@ def main(argv: list[str]) -> int:
     print(f"{path}: {config.algo} on {config.env.id}, {trained_for}; {_count(args.episodes, 'episode')} on "
           f"{_count(config.env.num_envs, 'env')}, seed {seed}", flush=True)
     with contextlib.closing(make_vec(config.env)) as env:
-        try:
-            policy = agent_module(config.algo).policy(
-                checkpoint["learner"], config, env.single_observation_space, env.single_action_space, device,
-                args.deterministic, seed)
-        except (KeyError, RuntimeError, ValueError) as error:  # load_state_dict's second line names the keys
-            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-            detail = " ".join(lines[:2])[:300] or type(error).__name__
-            raise UserError(f"{path}: the checkpoint's weights do not fit its {config.algo} network ({detail})") from None
+        policy = agent_module(config.algo).policy(
+            checkpoint["learner"], config, env.single_observation_space, env.single_action_space, device,
+            args.deterministic, seed, what=str(path))
         count = 0
 
-        def report(score: float, length: int) -> None:
+        def report(episode: Episode | None, steps: int) -> None:
             nonlocal count
+            if episode is None:
+                print(f"... {steps:,} steps played, {count} of {args.episodes} episodes ended", flush=True)
+                return
             count += 1
-            print(f"episode {count}/{args.episodes}: return {score:g}, {length:,} steps", flush=True)
+            cut = " (time limit)" if episode.cut else ""
+            print(f"episode {count}/{args.episodes}: return {_number(episode.score)}, {episode.length:,} steps{cut}",
+                  flush=True)
 
-        returns, lengths = evaluate(policy, env, device, args.episodes, seed, report)
-    print(f"return {_spread(returns)} over {_count(len(returns), 'episode')}; length {_spread(lengths)} steps")
+        ended = evaluate(policy, env, device, args.episodes, seed, report)
+    cut = sum(episode.cut for episode in ended)
+    note = f" ({cut} ended by the time limit)" if cut else ""
+    print(f"return {_spread([e.score for e in ended])} over {_count(len(ended), 'episode')}{note}; "
+          f"length {_spread([e.length for e in ended])} steps")
     return 0
-

@@ -50,10 +50,19 @@ def test_episodes_are_split_evenly_over_the_envs():
 def test_short_episodes_do_not_fill_the_count():
     """Counting the first 6 episodes to end would give five 1-step games and one 5-step game."""
     seen = []
-    returns, lengths = evaluate(lambda obs: np.zeros(2, np.int64), ShortAndLongEpisodes(), torch.device("cpu"),
-                                episodes=6, seed=0, report=lambda score, length: seen.append(length))
-    assert sorted(lengths) == [1, 1, 1, 5, 5, 5] and sorted(returns) == [1, 1, 1, 5, 5, 5]
-    assert seen == lengths
+    ended = evaluate(lambda obs: np.zeros(2, np.int64), ShortAndLongEpisodes(), torch.device("cpu"),
+                     episodes=6, seed=0, report=lambda episode, steps: seen.append(episode))
+    assert sorted(e.length for e in ended) == [1, 1, 1, 5, 5, 5] and sorted(e.score for e in ended) == [1, 1, 1, 5, 5, 5]
+    assert seen == ended and not any(e.cut for e in ended)
+
+
+def test_a_stalled_game_still_reports_progress(monkeypatch):
+    """With no episode ending for SILENCE_SECONDS (here 0: every step), `report` hears (None, steps)."""
+    monkeypatch.setattr("rlkit.evaluate.SILENCE_SECONDS", -1.0)
+    calls = []
+    evaluate(lambda obs: np.zeros(2, np.int64), ShortAndLongEpisodes(), torch.device("cpu"), episodes=2, seed=0,
+             report=lambda episode, steps: calls.append((episode and episode.length, steps)))
+    assert calls == [(1, 2), (None, 2), (None, 4), (None, 6), (None, 8), (5, 10), (None, 10)]
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +85,8 @@ def test_a_pong_checkpoint_plays_whole_episodes_seeded(pong_run, capsys):
     assert lines[0] == (f"{pong_run / 'checkpoints' / 'step_000000000064.pt'}: ppo on ALE/Pong-v5, trained 64 "
                         "steps; 3 episodes on 2 envs, seed 5")
     assert [re.sub(r"return -?\d+", "return R", line) for line in lines[1:4]] == [
-        f"episode {i}/3: return R, 100 steps" for i in (1, 2, 3)]
-    assert re.fullmatch(r"return -?[\d.]+ ± [\d.]+ \(min -?\d+, max -?\d+\) over 3 episodes; "
+        f"episode {i}/3: return R, 100 steps (time limit)" for i in (1, 2, 3)]
+    assert re.fullmatch(r"return -?[\d.]+ ± [\d.]+ \(min -?\d+, max -?\d+\) over 3 episodes \(3 ended by the time limit\); "
                         r"length 100\.00 ± 0\.00 \(min 100, max 100\) steps", lines[4])
     returns = [float(re.search(r"return (-?\d+)", line).group(1)) for line in lines[1:4]]
     assert evaluated(capsys, pong_run / "checkpoints" / "step_000000000064.pt", *short, "--seed", "5")[0] == returns
@@ -98,24 +107,38 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["/nonexistent-run"], "/nonexistent-run: no such run folder or checkpoint file"),
     (["{run}", "agent.lr=1"],
-     "'agent.lr=1': evaluate takes env.*, device and torch_threads overrides only (agent.lr is fixed by the checkpoint)"),
-    (["{run}", "--episodes", "0"], "--episodes: 0 is not a positive number of episodes"),
+     "'agent.lr=1': evaluate takes env.* (but env.id and env.frame_stack), device and torch_threads overrides only "
+     "(agent.lr is fixed by the checkpoint)"),
+    (["{run}", "--episodes", "0"], "--episodes: 0 is not a number of episodes from 1 to 1,000,000"),
     (["{run}", "--seed", "-3"], "--seed: -3 is outside 0..2147483647 (the emulators take 31-bit seeds)"),
     (["{run}", "env.num_envs=0"], "override 'env.num_envs=0' (applied to {ckpt} (its config)): env.num_envs: must be >= 1, got 0"),
     (["{empty}"], "{empty}: no checkpoint there (a run folder holds them in checkpoints/step_N.pt)"),
     (["{readme}"], "{readme}: not a readable rlkit checkpoint (UnpicklingError)"),
-    (["{run}", "env.id=ALE/Breakout-v5"], None),  # 4 actions, not Pong's 6: the weights do not fit
+    ([], "give a RUN_DIR or a CHECKPOINT file to evaluate"),
+    (["{run}", "--episodes", "1000001"], "--episodes: 1000001 is not a number of episodes from 1 to 1,000,000"),
+    (["{run}", "env.frame_stack=2"], "'env.frame_stack=2': evaluate takes env.* (but env.id and env.frame_stack), "
+                                     "device and torch_threads overrides only (env.frame_stack is fixed by the checkpoint)"),
+    (["{run}", "env.id=ALE/Breakout-v5"], "'env.id=ALE/Breakout-v5': evaluate takes env.* (but env.id and "
+                                          "env.frame_stack), device and torch_threads overrides only (env.id is fixed "
+                                          "by the checkpoint)"),
+    (["{run}", "env.noop_max=2147483648"], "override 'env.noop_max=2147483648' (applied to {ckpt} (its config)): "
+                                           "env.noop_max: must be <= 2147483647, got 2147483648"),
+    (["{forged}"], None),
 ])
 def test_bad_input_is_one_line(pong_run, tmp_path, capsys, argv, message):
     names = {"run": str(pong_run), "empty": str(tmp_path), "readme": str(ROOT / "README.md"),
-             "ckpt": str(pong_run / "checkpoints" / "step_000000000064.pt")}
+             "ckpt": str(pong_run / "checkpoints" / "step_000000000064.pt"), "forged": str(tmp_path / "forged.pt")}
+    checkpoint = torch.load(names["ckpt"], weights_only=True)
+    checkpoint["learner"]["net"] = 5  # not weights
+    torch.save(checkpoint, names["forged"])
     argv = ["evaluate", *(arg.format(**names) for arg in argv)]
     if message is None:
         from rlkit.cli import main
 
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "the checkpoint's weights do not fit its ppo network" in err
-        assert "size mismatch for policy.linear.weight" in err
+        assert err.count("\n") == 1 and err.startswith(
+            f"rlkit evaluate: error: {names['forged']}: the saved weights do not fit the ActorCritic its config "
+            "describes (")
     else:
         assert_one_line_error(capsys, argv, f"rlkit evaluate: error: {message.format(**names)}")

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 
 from rlkit.agents.dqn.network import QNetwork
+from rlkit.checkpoint import load_weights
 from rlkit.config import Config
+from rlkit.errors import UserError
 
 
 def linear_epsilon(step: int, start: float, end: float, duration: float) -> float:
@@ -43,14 +45,22 @@ class EpsilonGreedyActor:
         self.q_net.load_state_dict(state_dict)
 
 
+def require_discrete(cfg: Config, action_space: gym.Space) -> None:
+    """DQN picks one of n actions: a UserError naming env.id for any other action space."""
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; DQN needs "
+                        "Discrete actions (algo: ppo takes continuous ones)")
+
+
 def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,
-           device: torch.device, deterministic: bool, seed: int) -> Callable[[torch.Tensor], np.ndarray]:
+           device: torch.device, deterministic: bool, seed: int, what: str) -> Callable[[torch.Tensor], np.ndarray]:
     """The trained Q-network's actions, for `rlkit evaluate`: epsilon-greedy with the run's final
     epsilon (`agent.epsilon_end`, as SB3's predict and CleanRL's evaluation use a small one, so a
-    policy cannot stall a game forever), or greedy when `deterministic`."""
+    policy cannot stall a game forever), or greedy when `deterministic`. `what` names the checkpoint
+    in errors."""
+    require_discrete(cfg, action_space)
     q_net = QNetwork(obs_space, int(action_space.n), cfg.agent.hidden, cfg.agent.dueling).to(device)
-    q_net.load_state_dict(learner_state["q_net"])
-    q_net.eval()
+    load_weights(q_net, learner_state.get("q_net"), what)
     actor = EpsilonGreedyActor(q_net, int(action_space.n), seed=seed)
     epsilon = 0.0 if deterministic else cfg.agent.epsilon_end
     return lambda obs: actor.act(obs, epsilon)

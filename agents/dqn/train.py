@@ -10,10 +10,9 @@ import contextlib
 import sys
 import time
 
-import gymnasium as gym
 import numpy as np
 
-from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon
+from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon, require_discrete
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels, warn_unused
@@ -35,9 +34,7 @@ def train(run: Run) -> None:
 def train_on(run: Run, env: VecEnv) -> None:
     """Train on `env`, a vector env made from `run.config.env` (the caller closes it)."""
     cfg, agent, device = run.config, run.config.agent, run.device
-    if not isinstance(env.single_action_space, gym.spaces.Discrete):
-        raise UserError(f"env.id: {cfg.env.id} has action space {env.single_action_space}; DQN needs "
-                        "Discrete actions (algo: ppo takes continuous ones)")
+    require_discrete(cfg, env.single_action_space)
     if agent.buffer_size < agent.batch_size:
         raise UserError(f"agent.buffer_size: {agent.buffer_size} is less than agent.batch_size "
                         f"({agent.batch_size}); the buffer must hold a batch")

@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlkit.agents.networks import is_pixels, make_torso
+from rlkit.checkpoint import load_weights
 from rlkit.config import Config
+from rlkit.errors import UserError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -128,17 +130,27 @@ class ActorCritic(nn.Module):
         return self.policy.log_prob(params, actions), self.policy.entropy(params), values
 
 
+def check_action_space(cfg: Config, action_space: gym.Space) -> None:
+    """PPO's heads: Discrete, or a one-dimensional Box; a UserError naming env.id for anything else."""
+    if not isinstance(action_space, (gym.spaces.Discrete, gym.spaces.Box)) or (
+            isinstance(action_space, gym.spaces.Box) and len(action_space.shape) != 1):
+        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; PPO supports "
+                        "Discrete and one-dimensional Box actions")
+
+
 def build_network(cfg: Config, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:
     """The actor-critic that `cfg.agent` describes (training and evaluation build the same one)."""
+    check_action_space(cfg, action_space)
     agent = cfg.agent
     return ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std)
 
 
 def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,
-           device: torch.device, deterministic: bool, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+           device: torch.device, deterministic: bool, seed: int, what: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The trained policy's actions, for `rlkit evaluate`: sampled as in training (as CleanRL
     evaluates PPO; the RL Zoo does so on Atari too, where a deterministic policy can stall a game),
-    or the most likely one when `deterministic`. Sampling draws from torch's RNG, which the caller seeds."""
+    or the most likely one when `deterministic`. Sampling draws from torch's RNG, which the caller seeds;
+    `what` names the checkpoint in errors."""
     net = build_network(cfg, obs_space, action_space).to(device)
-    net.load_state_dict(learner_state["net"])
+    load_weights(net, learner_state.get("net"), what)
     return lambda obs: net.predict(obs, deterministic)

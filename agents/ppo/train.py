@@ -16,7 +16,7 @@ import torch
 
 from rlkit.agents.networks import is_pixels, warn_unused
 from rlkit.agents.ppo.learner import PPOLearner
-from rlkit.agents.ppo.network import build_network
+from rlkit.agents.ppo.network import build_network, check_action_space
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import Config
 from rlkit.envs import make_vec
@@ -33,10 +33,7 @@ def check_config(cfg: Config, action_space: gym.Space) -> None:
     if cfg.agent.num_minibatches > batch:
         raise UserError(f"agent.num_minibatches: {cfg.agent.num_minibatches} is more than the rollout's "
                         f"{batch} transitions (env.num_envs x agent.num_steps)")
-    if not isinstance(action_space, (gym.spaces.Discrete, gym.spaces.Box)) or (
-            isinstance(action_space, gym.spaces.Box) and len(action_space.shape) != 1):
-        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; PPO supports "
-                        "Discrete and one-dimensional Box actions")
+    check_action_space(cfg, action_space)
 
 
 def train(run: Run) -> None:
