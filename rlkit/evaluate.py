@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from rlkit.checkpoint import load_checkpoint
-from rlkit.config import agent_module, apply_overrides, config_from_dict
+from rlkit.config import Config, agent_module, apply_overrides, config_from_dict
 from rlkit.envs import make_vec
 from rlkit.errors import ArgumentParser, UserError
 from rlkit.rollout import Rollout
@@ -28,7 +29,8 @@ from rlkit.vec import VecEnv
 
 # what an evaluation may change: how it plays, never what was trained
 OVERRIDABLE = ("env.", "device", "torch_threads")
-NETWORK_INPUTS = ("env.id", "env.frame_stack")  # the network was trained on these: fixed, as on resume
+NETWORK_INPUTS = ("env.id", "env.frame_stack")
+KNOWN_SECTIONS = {field.name for field in dataclasses.fields(Config)}  # the network was trained on these: fixed, as on resume
 MAX_EPISODES = 1_000_000
 SILENCE_SECONDS = 60.0  # a progress line when no episode has ended for this long
 
@@ -62,6 +64,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise UserError(f"--seed: {args.seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
     for override in args.overrides:
         key = override.split("=", 1)[0].strip()
+        if "=" in override and key.split(".")[0] not in KNOWN_SECTIONS:
+            raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
         if "=" in override and (not key.startswith(OVERRIDABLE) or key in NETWORK_INPUTS):
             raise UserError(f"'{override}': evaluate takes env.* (but env.id and env.frame_stack), device and "
                             f"torch_threads overrides only ({key} is fixed by the checkpoint)")

@@ -287,6 +287,10 @@ class Run:
             self.second_signal = signum
             raise KeyboardInterrupt
         self.stop_signal = signum
+        # at once, as a PPO update can run a minute on a CPU; os.write: no reentrant call into a
+        # stderr buffer the progress bar may be writing to
+        os.write(2, b"\nstopping: a checkpoint is written when the current step or update ends "
+                    b"(a second Ctrl-C stops at once, without it)\n")
 
     def finish(self, discard: bool = False) -> None:
         """Close the logger and restore default signal handling. `discard` (bad input found while

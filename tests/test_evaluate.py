@@ -124,6 +124,8 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
     (["{run}", "env.noop_max=2147483648"], "override 'env.noop_max=2147483648' (applied to {ckpt} (its config)): "
                                            "env.noop_max: must be <= 2147483647, got 2147483648"),
     (["{forged}"], None),
+    (["{run}", "envv.num_envs=2"], "'envv.num_envs=2': unknown key envv.num_envs (evaluate takes env.*, device and "
+                                   "torch_threads)"),
 ])
 def test_bad_input_is_one_line(pong_run, tmp_path, capsys, argv, message):
     names = {"run": str(pong_run), "empty": str(tmp_path), "readme": str(ROOT / "README.md"),

@@ -56,6 +56,7 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     out, err = leg1.communicate(timeout=120)
     assert leg1.returncode == 128 + signal.SIGINT, err
     assert "stopped; checkpoint saved" in out
+    assert "stopping: a checkpoint is written when the current step or update ends" in err  # said at once
     (checkpoint,) = checkpoints.glob("step_*.pt")  # written by the stop, the only one
     stopped_at = int(checkpoint.stem.split("_")[1])
     assert stopped_at >= 512 and stopped_at % 256 == 0

@@ -39,8 +39,8 @@ class GtpClient:
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, bufsize=0, start_new_session=True)
         except OSError as error:
-            hint = f" (is {args[0]} on PATH? Debian installs GNU Go as /usr/games/gnugo)" \
-                if isinstance(error, FileNotFoundError) else ""
+            gnugo = " Debian installs GNU Go as /usr/games/gnugo" if "gnugo" in args[0] else ""
+            hint = f" (is {args[0]} on PATH?{gnugo})" if isinstance(error, FileNotFoundError) else ""
             raise GtpError(f"cannot start '{command}': {error.strerror}{hint}") from None
         self._pending = b""  # bytes read from the engine but not yet split into lines
         self._selector = selectors.DefaultSelector()

@@ -12,6 +12,7 @@ already played keep their records, and the game it cut short is kept as SGF with
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from dataclasses import dataclass
@@ -160,8 +161,17 @@ def main(argv: list[str]) -> int:
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UserError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     out = Path(args.out) if args.out else Path("runs") / f"match-{time.strftime('%Y%m%d-%H%M%S')}"
+    made = not out.exists()
     _check_out_folder(out)
+    try:
+        return _play_match(args, out, komi, max_moves)
+    finally:
+        if made and out.is_dir() and not any(out.iterdir()):  # an engine that never started: no empty folder left
+            out.rmdir()
 
+
+def _play_match(args: argparse.Namespace, out: Path, komi: float, max_moves: int) -> int:
+    """The games of `rlkit match`, once its options are checked."""
     a, a_name = _start(args.black, "--black", args.timeout)
     try:
         b, b_name = _start(args.white, "--white", args.timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -324,19 +325,22 @@ def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
     (["--size", "3"], "--size 3"),
     (["--black", "/no/such/engine"], "--black '/no/such/engine'"),
     (["--white", "gnugo-not-here --mode gtp"], "Debian installs GNU Go as /usr/games/gnugo"),
+    (["--white", "rlkit-not-here gtp"], "No such file or directory (is rlkit-not-here on PATH?)"),  # no GNU Go hint
     (["--size", "5", "--max-moves", "100000"], "--max-moves 100000"),
     (["--komi", "nan"], "--komi nan: must be a decimal number"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
-    base = {"--black": OURS, "--white": OURS, "--out": str(tmp_path)}
+    """...and leave no --out folder behind (an engine that cannot start left an empty one)."""
+    base = {"--black": OURS, "--white": OURS, "--out": str(tmp_path / "out")}
     for key, value in zip(args[::2], args[1::2]):
         base[key] = value
     argv = [x for kv in base.items() for x in kv]
-    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+    with pytest.raises(UserError, match=re.escape(message)):
         main(argv)
     result = subprocess.run([sys.executable, "-m", "rlkit.cli", "match", *argv], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args,message", [
