@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
 import torch
@@ -18,17 +14,6 @@ from rlkit.memory import require_memory
 def is_pixels(space: gym.Space) -> bool:
     """uint8 observations of shape (channels, height, width) are images."""
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
-
-
-def warn_unused(agent: Any, keys: tuple[str, ...], why: str) -> None:
-    """Warn (stderr) of each `agent.KEY` set away from its default that the chosen network does not use,
-    so a setting is never dropped silently (a resume refuses to change it all the same)."""
-    for field in dataclasses.fields(agent):
-        if field.name in keys:
-            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-            value = getattr(agent, field.name)
-            if value != default:
-                print(f"warning: agent.{field.name}={value} is not used: {why}", file=sys.stderr, flush=True)
 
 
 class NatureCNN(nn.Module):

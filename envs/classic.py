@@ -7,9 +7,14 @@ import warnings
 import gymnasium as gym
 import numpy as np
 
-from rlkit.config import EnvConfig
+from rlkit.config import EnvConfig, warn_unused
 from rlkit.errors import UserError
 from rlkit.vec import EpisodeTracker, VecStep
+
+
+# EnvConfig keys that only the Atari adapter reads
+ATARI_ONLY = ("num_threads", "frame_stack", "frame_skip", "noop_max", "sticky_actions", "terminal_on_life_loss",
+              "clip_rewards", "max_episode_frames")
 
 
 def check_gymnasium_id(env_id: str) -> None:
@@ -64,6 +69,7 @@ class ClassicVec:
         self.single_action_space = gym.spaces.Discrete(action_space.n) if self._action_start else action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None
+        warn_unused(cfg, "env", ATARI_ONLY, "it is Atari preprocessing, and this is a gymnasium environment")
 
     def reset(self, seed: int) -> np.ndarray:
         obs, _ = self.envs.reset(seed=seed)

@@ -90,6 +90,17 @@ class Config:
     agent: Any = None
 
 
+def warn_unused(section: Any, name: str, keys: tuple[str, ...], why: str) -> None:
+    """Warn (stderr) of each `NAME.KEY` (say agent.hidden) set away from its default that the run
+    does not use, so a setting is never dropped silently."""
+    for field_ in dataclasses.fields(section):
+        if field_.name in keys:
+            default = field_.default if field_.default is not dataclasses.MISSING else field_.default_factory()
+            value = getattr(section, field_.name)
+            if value != default:
+                print(f"warning: {name}.{field_.name}={value} is not used: {why}", file=sys.stderr, flush=True)
+
+
 def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
     """Import the agent package registered under `algo`."""
     if algo not in ALGOS:

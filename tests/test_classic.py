@@ -91,3 +91,13 @@ def test_ids_that_are_no_classic_env_say_what_to_use(env_id, message):
         with pytest.raises(UserError) as error:
             check_env_id(EnvConfig(id=env_id))
         assert message in str(error.value)
+
+
+def test_atari_settings_set_for_a_gymnasium_env_are_named_as_unused(capsys):
+    """They were accepted and dropped silently (agent.* keys a network does not use were warned of already)."""
+    ClassicVec(EnvConfig(id="CartPole-v1", sticky_actions=0.25, frame_skip=7)).close()
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: env.frame_skip=7 is not used: it is Atari preprocessing, and this is a gymnasium environment",
+        "warning: env.sticky_actions=0.25 is not used: it is Atari preprocessing, and this is a gymnasium environment"]
+    ClassicVec(EnvConfig(id="CartPole-v1")).close()
+    assert capsys.readouterr().err == ""

@@ -15,8 +15,9 @@ import numpy as np
 from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon, require_discrete
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
-from rlkit.agents.networks import is_pixels, warn_unused
+from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
+from rlkit.config import warn_unused
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.replay import ReplayBuffer
@@ -51,7 +52,7 @@ def train_on(run: Run, env: VecEnv) -> None:
     print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
 
     if is_pixels(obs_space):
-        warn_unused(agent, ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
+        warn_unused(agent, "agent", ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)

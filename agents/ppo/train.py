@@ -14,11 +14,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlkit.agents.networks import is_pixels, warn_unused
+from rlkit.agents.networks import is_pixels
 from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import build_network, check_action_space
 from rlkit.checkpoint import rng_state, set_rng_state
-from rlkit.config import Config
+from rlkit.config import Config, warn_unused
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.rollout import Rollout
@@ -48,10 +48,10 @@ def train_on(run: Run, env: VecEnv) -> None:
     num_envs, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
     check_config(cfg, action_space)
     if is_pixels(obs_space):
-        warn_unused(agent, ("hidden", "activation"), "pixel observations go through the Nature CNN (ReLU, "
+        warn_unused(agent, "agent", ("hidden", "activation"), "pixel observations go through the Nature CNN (ReLU, "
                     "fixed layers)")
     if isinstance(action_space, gym.spaces.Discrete):
-        warn_unused(agent, ("init_log_std",), "discrete actions have no standard deviation")
+        warn_unused(agent, "agent", ("init_log_std",), "discrete actions have no standard deviation")
     logger = run.start()  # seeds torch before the network is built
     net = build_network(cfg, obs_space, action_space).to(device)
     learner = PPOLearner(net, agent)
