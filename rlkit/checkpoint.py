@@ -58,10 +58,15 @@ def load_weights(module: torch.nn.Module, state: Any, what: str) -> None:
     try:
         module.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = " ".join(lines[:2])[:300] or type(error).__name__  # the second line names the keys
         raise UserError(f"{what}: the saved weights do not fit the {type(module).__name__} its config "
-                        f"describes ({detail})") from None
+                        f"describes ({load_error_detail(error)})") from None
+
+
+def load_error_detail(error: Exception) -> str:
+    """The gist of a failed `load_state_dict`, in one line: its first line only says that it failed,
+    the second names the keys."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines[:2])[:300] or type(error).__name__
 
 
 def rng_state() -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint
+from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint, load_error_detail
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
 from rlkit.errors import TrainingStopped, UserError
 from rlkit.logger import Logger
@@ -240,9 +240,7 @@ class Run:
             raise UserError(f"--resume {self.dir}: {name} has no {error} part, so it is not a checkpoint "
                             f"of this {self.config.algo} run") from None
         except (RuntimeError, ValueError) as error:
-            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-            # load_state_dict's first line only says that it failed; the next names the keys
-            detail = " ".join(lines[:2])[:300] or type(error).__name__
+            detail = load_error_detail(error)
             given = f" with {' '.join(self.overrides)}" if self.overrides else ""
             raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config{given} ({detail}); "
                             "leave out overrides that change the network or the replay") from None
