@@ -13,24 +13,23 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from rlkit.checkpoint import load_checkpoint
-from rlkit.config import Config, agent_module, apply_overrides, config_from_dict
+from rlkit.config import INT32_MAX, Config, agent_module, apply_overrides, config_from_dict
 from rlkit.envs import make_vec
 from rlkit.errors import ArgumentParser, UserError
 from rlkit.rollout import Rollout
-from rlkit.run import latest_checkpoint, resolve_device, seed_everything
+from rlkit.run import FIXED_ON_RESUME, latest_checkpoint, resolve_device, seed_everything
 from rlkit.vec import VecEnv
 
-# what an evaluation may change: how it plays, never what was trained
+# what an evaluation may change: how it plays, never what was trained (FIXED_ON_RESUME: env.id and
+# env.frame_stack, which the network was trained on, are fixed here as on a resume)
 OVERRIDABLE = ("env.", "device", "torch_threads")
-NETWORK_INPUTS = ("env.id", "env.frame_stack")
-KNOWN_SECTIONS = {field.name for field in dataclasses.fields(Config)}  # the network was trained on these: fixed, as on resume
+KNOWN_SECTIONS = {field.name for field in dataclasses.fields(Config)}
 MAX_EPISODES = 1_000_000
 SILENCE_SECONDS = 60.0  # a progress line when no episode has ended for this long
 
@@ -60,13 +59,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise UserError("give a RUN_DIR or a CHECKPOINT file to evaluate")
     if not 1 <= args.episodes <= MAX_EPISODES:
         raise UserError(f"--episodes: {args.episodes} is not a number of episodes from 1 to {MAX_EPISODES:,}")
-    if args.seed is not None and not 0 <= args.seed < 2**31:
+    if args.seed is not None and not 0 <= args.seed <= INT32_MAX:
         raise UserError(f"--seed: {args.seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
-    for override in args.overrides:
+    for override in (text for text in args.overrides if "=" in text):  # others fail as malformed later
         key = override.split("=", 1)[0].strip()
-        if "=" in override and key.split(".")[0] not in KNOWN_SECTIONS:
+        if key.split(".")[0] not in KNOWN_SECTIONS:
             raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
-        if "=" in override and (not key.startswith(OVERRIDABLE) or key in NETWORK_INPUTS):
+        if not key.startswith(OVERRIDABLE) or key in FIXED_ON_RESUME:
             raise UserError(f"'{override}': evaluate takes env.* (but env.id and env.frame_stack), device and "
                             f"torch_threads overrides only ({key} is fixed by the checkpoint)")
     return args
@@ -90,7 +89,7 @@ def episode_targets(episodes: int, num_envs: int) -> np.ndarray:
     return np.array([(episodes + i) // num_envs for i in range(num_envs)])
 
 
-@dataclass
+@dataclasses.dataclass
 class Episode:
     """One evaluated episode; `cut` when a time limit ended it (Atari: env.max_episode_frames), not the game."""
 
@@ -156,7 +155,7 @@ def main(argv: list[str]) -> int:
     device = resolve_device(config.device)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    seed = (config.seed + 1_000_000) % 2**31 if args.seed is None else args.seed
+    seed = (config.seed + 1_000_000) % (INT32_MAX + 1) if args.seed is None else args.seed
     seed_everything(seed)  # PPO samples from torch's RNG
     step = checkpoint.get("step")
     trained_for = f"trained {step:,} steps" if isinstance(step, int) else "trained"
