@@ -136,7 +136,8 @@ class ReplayBuffer:
         return sum(getattr(self, name).nbytes for name in self._PER_SLOT) + (self.tree.tree.nbytes if self.tree else 0)
 
     def __len__(self) -> int:
-        """Transitions that can be sampled now."""
+        """About the transitions that can be sampled now: the slots old enough for a stack and n
+        successors, one short per env, and counting each episode's final-frame slot (cheap per step)."""
         return int(np.maximum(np.minimum(self.count, self.slots) - self.n_step - self.stack, 0).sum())
 
     # ---- writing ------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class ReplayBuffer:
             priorities = self.tree.get(leaves)
             bad = priorities <= 0
         probs = priorities / total
-        size = len(self)
+        size = max(len(self), 1)  # len() can still say 0 when the first transition is sampleable
         weights = (size * probs) ** (-beta)
         weights = (weights / weights.max()).astype(np.float32)
         return leaves // self.num_envs, leaves % self.num_envs, weights

@@ -292,3 +292,17 @@ def test_priorities_take_alpha_new_transitions_the_largest_and_weights_follow_be
         expected = (len(buffer) * buffer.tree.get(drawn.indices) / buffer.tree.total) ** -beta
         np.testing.assert_allclose(drawn.weights.numpy(), expected / expected.max(), rtol=1e-5)
 
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_the_first_sampleable_transition_has_finite_weights(prioritized):
+    """len() counts cheaply and can still say 0 when one transition is ready; its weight stays 1."""
+    buffer = ReplayBuffer(capacity=100, num_envs=1, frame_shape=(2,), frame_dtype=np.int32, stack=STACK,
+                          n_step=3, prioritized=prioritized, seed=0, check_memory=False)
+    records, _ = simulate(1, steps=40, seed=123)
+    slots = np.arange(buffer.slots)
+    for record in records:
+        buffer.add(*record)
+        if buffer._sampleable(slots, np.zeros_like(slots)).any():
+            break
+    np.testing.assert_array_equal(buffer.sample(4, torch.device("cpu")).weights.numpy(), np.ones(4))
