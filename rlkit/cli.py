@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # a path the system refuses before any work began (a name too long, a folder not readable);
+        # the commands turn a failed write during their work into Stopped themselves
+        print(f"rlkit {name}: error: {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
     except Stopped as error:
         print(f"rlkit {name}: error: {error}", file=sys.stderr)
         return 1

@@ -76,13 +76,32 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
         os.close(fd)
 
 
-def _refuse_a_run_in(run_dir: Path) -> None:
-    """A fresh run never goes into a folder that holds one (or the checkpoints of one)."""
+def _trained_elsewhere(run_dir: Path) -> bool:
+    """Another process holds RUN_DIR/.lock: it is training the run now (see lock_run)."""
+    try:
+        fd = os.open(run_dir / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released by the close below
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _refuse_a_run_in(run_dir: Path, locked: bool = False) -> None:
+    """A fresh run never goes into a folder that holds one (or the checkpoints of one).
+    `locked`: this process holds the run's lock, so no other is training there."""
     if not (run_dir / "config.yaml").exists():
         if checkpoints_of(run_dir):  # its config.yaml was lost: a fresh run would prune them as its own
             raise UserError(f"--run-dir {run_dir}: holds the checkpoints of a run (but no config.yaml); "
                             "choose another --run-dir")
         return
+    if not locked and _trained_elsewhere(run_dir):
+        raise UserError(f"--run-dir {run_dir}: another rlkit process is training a run there; choose another "
+                        "--run-dir")
     if latest_checkpoint(run_dir) is None:
         raise UserError(f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
                         "before its first has nothing to continue: remove the folder or choose another --run-dir)")
@@ -162,14 +181,13 @@ class Run:
             run_dir.mkdir(parents=True, exist_ok=True)
             lock, lock_created = lock_run(run_dir, "--run-dir")
             try:
-                _refuse_a_run_in(run_dir)  # another process may have made one here since the check above
+                _refuse_a_run_in(run_dir, locked=True)  # another process may have made one here since the check above
                 save_config(config, run_dir / "config.yaml")
             except BaseException:
                 os.close(lock)
                 raise
         except OSError as error:
-            if new_folder is not None:  # leave nothing behind (a full disk, say)
-                shutil.rmtree(new_folder, ignore_errors=True)
+            _remove_new_folders(run_dir, new_folder)  # leave nothing behind (a full disk, say)
             raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
         run.new_folder, run.lock, run.lock_created = new_folder, lock, lock_created
@@ -184,6 +202,9 @@ class Run:
         if not config_file.is_file():
             raise UserError(f"--resume {run_dir}: no run there (no config.yaml)")
         path = latest_checkpoint(run_dir)
+        if path is None and _trained_elsewhere(run_dir):
+            raise UserError(f"--resume {run_dir}: another rlkit process is training this run and has not written "
+                            "its first checkpoint yet; wait for it to stop")
         if path is None:
             raise UserError(f"--resume {run_dir}: the run has no checkpoint yet (one that stopped before its "
                             "first has nothing to continue: train it again in a new --run-dir)")
@@ -202,7 +223,7 @@ class Run:
             checkpoint = load_checkpoint(path)
         except UserError as error:
             raise UserError(f"{error}{fallback}") from None
-        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
+        if not isinstance(checkpoint, dict) or type(checkpoint.get("step")) is not int or checkpoint["step"] < 0:
             raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count){fallback}")
         step = checkpoint["step"]
         # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
@@ -239,7 +260,7 @@ class Run:
             name = self.checkpoint_path.name if self.checkpoint_path else "the checkpoint"
             raise UserError(f"--resume {self.dir}: {name} has no {error} part, so it is not a checkpoint "
                             f"of this {self.config.algo} run") from None
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, TypeError, AttributeError) as error:  # wrong shapes, or not a state at all
             detail = load_error_detail(error)
             given = f" with {' '.join(self.overrides)}" if self.overrides else ""
             raise UserError(f"--resume {self.dir}: the checkpoint does not fit this config{given} ({detail}); "
@@ -307,7 +328,7 @@ class Run:
         if not discard or self.saved_step is not None:
             return
         if self.new_folder:
-            shutil.rmtree(self.new_folder, ignore_errors=True)
+            _remove_new_folders(self.dir, self.new_folder)
             return
         if self.checkpoint is None:  # a fresh run in a folder that was there (create refuses one holding a run)
             (self.dir / "config.yaml").unlink(missing_ok=True)
@@ -389,6 +410,21 @@ class Run:
             reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
             raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
                             "resume with train.save_replay=false to refill the buffer instead") from None
+
+
+def _remove_new_folders(run_dir: Path, new_folder: Path | None) -> None:
+    """Delete `run_dir`, then the folders above it up to `new_folder` (the outermost one this run
+    created) while they are empty: other runs started in them since (a sweep) stay."""
+    if new_folder is None:
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for parent in run_dir.parents:
+        if new_folder != parent and new_folder not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # holds another run now
+            break
 
 
 def _first_nonfinite(state: object, prefix: str = "") -> str | None:

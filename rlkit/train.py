@@ -111,9 +111,10 @@ def _train(argv: list[str]) -> int:
         raise TrainingStopped(f"{run.dir}: training stopped on a system error ({error}); "
                               f"{run.newest_checkpoint_note()}") from None
     except BaseException:
-        # a fresh run that failed while setting up (an unexpected error) leaves no folder to block
-        # its --run-dir; one that began training keeps its logs for the post-mortem
-        run.finish(discard=run.checkpoint is None and not (run.logger and run.logger.training))
+        # a run that failed while setting up (an unexpected error) undoes what it wrote: a fresh one
+        # leaves no folder to block its --run-dir, a resumed one no extra TensorBoard file; one that
+        # began training keeps its logs for the post-mortem
+        run.finish(discard=not (run.logger and run.logger.training))
         raise
     run.finish()
     if run.stop_signal is not None and not run.completed():

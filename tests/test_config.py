@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import assert_one_line_error, run_cli
 from rlkit.config import load_config
 from rlkit.errors import UserError
 
@@ -197,8 +197,13 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
     newest = run_dir / "checkpoints" / "step_000000000900.pt"
     newest.parent.mkdir()
     for content, message in [({"weights": torch.zeros(1)}, f"{newest}: not an rlkit checkpoint (it holds no step count)"),
+                             ({"step": True}, f"{newest}: not an rlkit checkpoint (it holds no step count)"),
+                             ({"step": -900}, f"{newest}: not an rlkit checkpoint (it holds no step count)"),
                              ({"step": 900, "rng": {}}, f"--resume {run_dir}: step_000000000900.pt has no 'learner' "
-                                                         "part, so it is not a checkpoint of this dqn run")]:
+                                                         "part, so it is not a checkpoint of this dqn run"),
+                             ({"step": 900, "learner": 5, "rng": 1}, f"--resume {run_dir}: the checkpoint does not "
+                              "fit this config ('int' object is not subscriptable); leave out overrides that change "
+                              "the network or the replay")]:
         torch.save(content, newest)
         before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
         assert cli_main(["train", "--resume", str(run_dir)]) == 2
@@ -672,3 +677,50 @@ def test_an_unexpected_error_while_setting_up_leaves_no_folder_and_one_in_traini
             main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / name)])
         assert (tmp_path / name).exists() == kept, name
     assert list((tmp_path / "training").glob("events.out.tfevents.*"))
+
+
+def test_a_failed_start_removes_its_own_folder_but_not_a_sibling_run_started_meanwhile(tmp_path, root, monkeypatch):
+    """A seed sweep into a new runs/sweep/: one run's bad input must not take the others with it."""
+    import rlkit.agents.dqn
+    from rlkit.train import main
+
+    sweep = tmp_path / "runs" / "sweep"
+
+    def another_run_starts_then_this_one_fails(run):
+        (sweep / "seed-2").mkdir()
+        (sweep / "seed-2" / "config.yaml").write_text("seed: 2\n")
+        raise UserError("agent.buffer_size: too small")
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", another_run_starts_then_this_one_fails)
+    with pytest.raises(UserError):
+        main([str(root / CARTPOLE), "--run-dir", str(sweep / "seed-1")])
+    assert sorted(p.name for p in sweep.iterdir()) == ["seed-2"]
+
+
+def test_a_run_in_training_before_its_first_checkpoint_is_not_called_abandoned(tmp_path, root, capsys):
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    training = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)  # holds the lock
+    try:
+        assert_one_line_error(capsys, ["train", str(root / CARTPOLE), "--run-dir", str(run_dir)],
+                              f"rlkit train: error: --run-dir {run_dir}: another rlkit process is training a run "
+                              "there; choose another --run-dir")
+        assert_one_line_error(capsys, ["train", "--resume", str(run_dir)],
+                              f"rlkit train: error: --resume {run_dir}: another rlkit process is training this run "
+                              "and has not written its first checkpoint yet; wait for it to stop")
+    finally:
+        training.finish()
+    assert (run_dir / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "configs/cartpole_dqn.yaml", "--run-dir"], ["train", "--resume"],
+                                     ["train"], ["evaluate"]])
+def test_a_path_the_system_refuses_is_one_line(tmp_path, root, capsys, command):
+    too_long = str(tmp_path / ("x" * 300))
+    argv = [*(str(root / arg) if arg.endswith(".yaml") else arg for arg in command), too_long]
+    from rlkit.cli import main as cli_main
+
+    assert cli_main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()  # the path, or a file in it, is named
+    assert line.startswith(f"rlkit {command[0]}: error: {too_long}") and line.endswith(": File name too long")
