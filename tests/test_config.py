@@ -96,7 +96,18 @@ def cli_error(*args, cwd):
     return lines[0]
 
 
-def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
+def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root, monkeypatch, capsys):
+    """Most cases run in-process (a process each took 3 s); the first and the last go through a real one."""
+    from rlkit.cli import main as cli_main
+
+    def cli_error_here(*args, cwd):
+        assert cli_main(["train", *args]) == 2
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and captured.out == "", captured.err
+        return lines[0]
+
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("env: {id: CartPole-v1\n  num_envs: [")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     (tmp_path / "game.yaml").write_text("algo: dqn\nenv: {id: ALE/NoSuchGame-v5}\n")
@@ -109,38 +120,38 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root):
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
 
     assert "missing.yaml: no such config file" in cli_error("missing.yaml", cwd=tmp_path)
-    assert "bad.yaml: malformed YAML" in cli_error("bad.yaml", cwd=tmp_path)
-    assert "list.yaml: expected a mapping" in cli_error("list.yaml", cwd=tmp_path)
-    assert "unknown Atari game 'ALE/NoSuchGame-v5'" in cli_error("game.yaml", cwd=tmp_path)
-    assert "override 'agent.nope=1'" in cli_error(str(root / CARTPOLE), "agent.nope=1", cwd=tmp_path)
-    assert "env.id: LunarLander-v3 cannot be made here: Box2D is not installed" in cli_error(
+    assert "bad.yaml: malformed YAML" in cli_error_here("bad.yaml", cwd=tmp_path)
+    assert "list.yaml: expected a mapping" in cli_error_here("list.yaml", cwd=tmp_path)
+    assert "unknown Atari game 'ALE/NoSuchGame-v5'" in cli_error_here("game.yaml", cwd=tmp_path)
+    assert "override 'agent.nope=1'" in cli_error_here(str(root / CARTPOLE), "agent.nope=1", cwd=tmp_path)
+    assert "env.id: LunarLander-v3 cannot be made here: Box2D is not installed" in cli_error_here(
         str(root / CARTPOLE), "env.id=LunarLander-v3", cwd=tmp_path)
-    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8", cwd=tmp_path)
-    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",
+    assert "less than agent.batch_size" in cli_error_here(str(root / CARTPOLE), "agent.buffer_size=8", cwd=tmp_path)
+    assert "less than agent.batch_size" in cli_error_here(str(root / CARTPOLE), "agent.buffer_size=8",
                                                      "--run-dir", "runs/empty", cwd=tmp_path)  # left empty
-    assert "less than agent.batch_size" in cli_error(str(root / CARTPOLE), "agent.buffer_size=8",  # all removed
+    assert "less than agent.batch_size" in cli_error_here(str(root / CARTPOLE), "agent.buffer_size=8",  # all removed
                                                      "--run-dir", "runs/new/deeper/run", cwd=tmp_path)
-    assert "argument --run-dir: give a folder name" in cli_error(str(root / CARTPOLE), "--run-dir", "", cwd=tmp_path)
-    assert "--run-dir runs/afile: cannot write a run there" in cli_error(str(root / CARTPOLE), "--run-dir",
+    assert "argument --run-dir: give a folder name" in cli_error_here(str(root / CARTPOLE), "--run-dir", "", cwd=tmp_path)
+    assert "--run-dir runs/afile: cannot write a run there" in cli_error_here(str(root / CARTPOLE), "--run-dir",
                                                                           "runs/afile", cwd=tmp_path)
-    assert "env.id: unknown environment" in cli_error(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
-    assert cli_error(str(root / CARTPOLE), "env.id=CartPole-v1", "env.id=Pong", cwd=tmp_path) == (
+    assert "env.id: unknown environment" in cli_error_here(str(root / CARTPOLE), "env.id=Nope-v0", cwd=tmp_path)
+    assert cli_error_here(str(root / CARTPOLE), "env.id=CartPole-v1", "env.id=Pong", cwd=tmp_path) == (
         f"rlkit train: error: override 'env.id=Pong' (applied to {root / CARTPOLE}): env.id: unknown environment "
         "'Pong' (not an ALE/Name-v5 game nor a gymnasium id); did you mean ALE/Pong-v5?")
-    assert f"override 'env={{id: Pong}}' (applied to {root / CARTPOLE}): env.id: unknown" in cli_error(
+    assert f"override 'env={{id: Pong}}' (applied to {root / CARTPOLE}): env.id: unknown" in cli_error_here(
         str(root / CARTPOLE), "env={id: Pong}", cwd=tmp_path)
-    assert "DQN needs Discrete actions" in cli_error(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
-    assert "Box (array) observations" in cli_error(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
+    assert "DQN needs Discrete actions" in cli_error_here(str(root / CARTPOLE), "env.id=Pendulum-v1", cwd=tmp_path)
+    assert "Box (array) observations" in cli_error_here(str(root / "configs/cartpole_ppo.yaml"), "env.id=FrozenLake-v1",
                                                    cwd=tmp_path)
     if not torch.cuda.is_available():
-        assert "no CUDA GPU" in cli_error(str(root / CARTPOLE), "device=cuda", cwd=tmp_path)
-    assert "--resume runs/empty: no run there" in cli_error("--resume", "runs/empty", cwd=tmp_path)
-    assert "already holds a run" in cli_error(str(root / CARTPOLE), "--run-dir", "runs/old", cwd=tmp_path)
-    assert "has no checkpoint yet" in cli_error("--resume", "runs/old", cwd=tmp_path)
-    assert "give the run's folder (runs/old), not a file" in cli_error("--resume", "runs/old/config.yaml", cwd=tmp_path)
-    assert "--resume takes no CONFIG" in cli_error("--resume", "runs/old", str(root / CARTPOLE), cwd=tmp_path)
-    assert "runs: a folder, not a config file" in cli_error("runs", cwd=tmp_path)
-    assert "agent.tau: must be > 0.0" in cli_error(str(root / CARTPOLE), "agent.tau=0", cwd=tmp_path)
+        assert "no CUDA GPU" in cli_error_here(str(root / CARTPOLE), "device=cuda", cwd=tmp_path)
+    assert "--resume runs/empty: no run there" in cli_error_here("--resume", "runs/empty", cwd=tmp_path)
+    assert "already holds a run" in cli_error_here(str(root / CARTPOLE), "--run-dir", "runs/old", cwd=tmp_path)
+    assert "has no checkpoint yet" in cli_error_here("--resume", "runs/old", cwd=tmp_path)
+    assert "give the run's folder (runs/old), not a file" in cli_error_here("--resume", "runs/old/config.yaml", cwd=tmp_path)
+    assert "--resume takes no CONFIG" in cli_error_here("--resume", "runs/old", str(root / CARTPOLE), cwd=tmp_path)
+    assert "runs: a folder, not a config file" in cli_error_here("runs", cwd=tmp_path)
+    assert "agent.tau: must be > 0.0" in cli_error_here(str(root / CARTPOLE), "agent.tau=0", cwd=tmp_path)
     assert "unknown command 'trian'" in run_cli("trian", cwd=tmp_path).stderr
     bare = run_cli(cwd=tmp_path)
     assert bare.returncode == 2 and bare.stderr.strip() == (
