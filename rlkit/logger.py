@@ -91,8 +91,9 @@ class Logger:
             self.writer.add_scalar("episode/length", length, step)
             self.returns.append(ret)
 
-    def progress(self, step: int) -> None:
-        """Advance the bar to `step`; log perf/sps."""
+    def progress(self, step: int, note: str = "") -> None:
+        """Advance the bar to `step`; log perf/sps. `note` follows the figures (DQN's replay filling
+        up: steps run faster before learning starts, so the ETA shown then is too soon)."""
         now = time.perf_counter()
         if now > self._last_time and step > self._last_step:
             self.sps = (step - self._last_step) / (now - self._last_time)
@@ -103,7 +104,8 @@ class Logger:
             self.bar.start_t = self.bar.last_print_t = self._started
         self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
         recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
-        self.bar.set_postfix_str(f"sps={self.sps:.0f} return={recent}", refresh=False)  # drawn by update()
+        postfix = f"sps={self.sps:.0f} return={recent}" + (f" {note}" if note else "")
+        self.bar.set_postfix_str(postfix, refresh=False)  # drawn by update()
         self.bar.update(step - self.bar.n)
         self._last_step, self._last_time = step, now
 

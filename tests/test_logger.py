@@ -19,6 +19,20 @@ def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_va
     assert f"sps={logger.sps:.0f} return=7.0" in last, last  # the bar drew the step's own figures
 
 
+def test_a_note_follows_the_figures_while_given(tmp_path, capsys):
+    """DQN says its replay is still filling (the ETA then is too soon), and stops saying so."""
+    logger = Logger(tmp_path, total_steps=1000, start_step=0)
+    logger.start_clock()
+    lines = []
+    for step, note in ((100, "no learning yet, ETA optimistic"), (200, "")):
+        time.sleep(0.2)  # past tqdm's shortest redraw interval
+        logger.progress(step, note)
+        lines.append(capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1])
+    logger.close()
+    assert "return=- no learning yet, ETA optimistic" in lines[0], lines[0]
+    assert "no learning yet" not in lines[1], lines[1]
+
+
 def test_a_resumed_logger_drops_the_steps_logged_after_its_checkpoint(tmp_path):
     """A crash after step 10's checkpoint left steps 11-20 logged; the resumed run logs them again, once."""
     from conftest import scalars

@@ -130,7 +130,7 @@ def train_on(run: Run, env: VecEnv) -> None:
             logger.scalar("train/epsilon", epsilon, step)
             logger.scalar("train/lr", learner.optimizer.param_groups[0]["lr"], step)
             logger.phases({**rollout.seconds, "learn": learn_seconds}, step)
-            logger.progress(step)
+            logger.progress(step, "" if metrics else "no learning yet, ETA optimistic")
             next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every
         if step >= next_checkpoint:
             save()
