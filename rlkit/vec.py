@@ -23,7 +23,7 @@ class VecStep:
     obs: np.ndarray  # next observations (a new episode's first one where `reset`)
     reward: np.ndarray  # float32 reward for learning (clipped where the adapter is told to)
     terminated: np.ndarray  # bool: no bootstrap (a game over; a life loss when so configured)
-    truncated: np.ndarray  # bool: cut by a time limit; bootstrap from final_obs
+    truncated: np.ndarray  # bool: cut by a time limit (never where terminated); bootstrap from final_obs
     reset: np.ndarray  # bool: the environment started a new episode in this step
     final_obs: np.ndarray  # last observation of the ended episode; rows valid only where `reset`
     # Whole finished episodes (true, unclipped game score over all lives), for logging and
