@@ -19,12 +19,17 @@ def color_letter(color: int) -> str:
     return "B" if color == 1 else "W"
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit alone also takes '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_vertex(text: str, n: int) -> int:
     """GTP vertex to action (row 0 = top line, P = pass); ValueError if malformed or off the board."""
     t = text.strip().upper()
     if t == "PASS":
         return n * n
-    if len(t) < 2 or t[0] not in GTP_LETTERS or not t[1:].isdigit():
+    if len(t) < 2 or t[0] not in GTP_LETTERS or not is_number(t[1:]):
         raise ValueError(f"invalid vertex '{text}'")
     col, row = GTP_LETTERS.index(t[0]), int(t[1:])
     if col >= n or not 1 <= row <= n:

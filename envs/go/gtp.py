@@ -16,17 +16,12 @@ from typing import TextIO
 from rlkit.errors import ArgumentParser, UserError
 
 from . import engine as E
-from .coords import GTP_LETTERS, color_letter, format_vertex, parse_color, parse_vertex
+from .coords import GTP_LETTERS, color_letter, format_vertex, is_number, parse_color, parse_vertex
 from .game import Game, IllegalMove, format_komi, parse_komi
 from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
 
 VERSION = "0.1.0"
-
-
-def is_number(text: str) -> bool:
-    """ASCII digits only: str.isdigit alone also takes '²' and other digits int() refuses."""
-    return text.isascii() and text.isdigit()
 
 
 class GtpFailure(Exception):

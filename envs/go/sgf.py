@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rlkit.atomic import atomic_write_text
 
-from .coords import color_letter, format_sgf_point, parse_sgf_point
+from .coords import color_letter, format_sgf_point, is_number, parse_sgf_point
 from .game import Game, IllegalMove, format_komi, parse_komi
 
 
@@ -186,7 +186,7 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     if prop(root, "GM", "1").strip() != "1":
         raise parser.fail("not a Go game (GM is not 1)", root["GM"][1])
     size_text = prop(root, "SZ", "19").strip()
-    if not size_text.isdigit() or not 5 <= int(size_text) <= 19:
+    if not is_number(size_text) or not 5 <= int(size_text) <= 19:
         raise parser.fail(f"board size SZ[{size_text}] is not a square size 5..19", root.get("SZ", ([], 0))[1])
     rec.size = n = int(size_text)
     if "KM" in root:

@@ -84,6 +84,7 @@ def test_genmove_never_fills_its_own_eyes(engine):
     ("play b z9", "invalid vertex"),
     ("play b a0", "invalid vertex"),
     ("play b i5", "invalid vertex"),
+    ("play b a²", "invalid vertex 'a²'"),  # a digit int() refuses
     ("play b k10", "off the"),
     ("play purple a1", "invalid color"),
     ("play b", "syntax error"),

@@ -85,6 +85,7 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[9];B[cc]", "unexpected end of file"),
     ("(;GM[1]SZ[9];B[cc", "unterminated property value"),
     ("(;GM[1]SZ[30])", "SZ[30]"),
+    ("(;GM[1]SZ[²])", "SZ[²]"),  # isdigit() takes it, int() does not
     ("(;GM[2])", "not a Go game"),
     ("(;GM[1]SZ[9]KM[lots])", "KM[lots]"),
     ("(;GM[1]SZ[9]KM[nan])", "KM[nan]"),  # final_score said W+nan
