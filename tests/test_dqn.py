@@ -410,3 +410,19 @@ def test_three_dimensional_float_observations_are_stored_whole(tmp_path, monkeyp
             assert cube.shape[1:] == (2, 3, 4)
             torch.testing.assert_close(cube[:, 1] - cube[:, 0], torch.full_like(cube[:, 0], 1000.0))
             assert (cube == cube[:, :1, :1, :1]).sum() == cube.shape[0] * 12  # each channel constant
+
+
+def test_gradient_steps_run_that_many_updates_each_train_frequency(tmp_path, monkeypatch):
+    """From learning_starts on: one tick every train_frequency env steps (4 envs, 8 steps: every 2nd
+    vector step), each of gradient_steps updates."""
+    calls = []
+    real_update = DQNLearner.update
+    monkeypatch.setattr(DQNLearner, "update", lambda self, batch: (calls.append(1), real_update(self, batch))[1])
+    counts = {}
+    for gradient_steps in (1, 3):
+        calls.clear()
+        assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=400", "env.num_envs=4",
+                         "agent.learning_starts=200", "agent.train_frequency=8", f"agent.gradient_steps={gradient_steps}",
+                         "train.progress_bar=false", "--run-dir", str(tmp_path / str(gradient_steps))]) == 0
+        counts[gradient_steps] = len(calls)
+    assert counts[1] == (400 - 200) // 8 and counts[3] == 3 * counts[1]

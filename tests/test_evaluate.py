@@ -102,6 +102,22 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
     assert result.returncode == 0, result.stderr
     returns, lengths = evaluated(capsys, run_dir, "--episodes", "4", "--deterministic", "env.num_envs=2")
     assert len(returns) == 4 and returns == [float(n) for n in lengths]
+    # epsilon-greedy at agent.epsilon_end, seeded by default from the run's seed (1 in the config)
+    from rlkit.cli import main
+
+    import os
+
+    from rlkit.run import lock_run
+
+    lock, _ = lock_run(run_dir, "--resume")  # as a process training the run holds it: evaluate only reads
+    played = []
+    try:
+        for _ in range(2):
+            assert main(["evaluate", str(run_dir), "--episodes", "4", "env.num_envs=2"]) == 0
+            played.append(capsys.readouterr().out)
+    finally:
+        os.close(lock)
+    assert played[0] == played[1] and "seed 1000001" in played[0].splitlines()[0], played[0]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -144,3 +160,22 @@ def test_bad_input_is_one_line(pong_run, tmp_path, capsys, argv, message):
             "describes (")
     else:
         assert_one_line_error(capsys, argv, f"rlkit evaluate: error: {message.format(**names)}")
+
+
+def test_dqn_plays_epsilon_greedy_at_epsilon_end_unless_deterministic():
+    """A random action a fraction epsilon_end of the time (half of them the greedy one, with 2 actions)."""
+    from rlkit.agents.dqn.actor import policy
+    from rlkit.agents.dqn.network import QNetwork
+    from rlkit.config import load_config
+
+    config = load_config(ROOT / "configs/cartpole_dqn.yaml", ["agent.epsilon_end=0.5"])
+    space = gymnasium.make("CartPole-v1")
+    q_net = QNetwork(space.observation_space, 2, config.agent.hidden, config.agent.dueling)
+    obs = torch.from_numpy(np.random.default_rng(0).normal(size=(4000, 4)).astype(np.float32))
+    greedy = q_net(obs).argmax(1).numpy()
+    assert 0.05 < greedy.mean() < 0.95  # both actions are greedy somewhere, so a random one shows
+    plays = {deterministic: policy({"q_net": q_net.state_dict()}, config, space.observation_space,
+                                   space.action_space, torch.device("cpu"), deterministic, seed=0, what="test")(obs)
+             for deterministic in (True, False)}
+    np.testing.assert_array_equal(plays[True], greedy)
+    assert (plays[False] != greedy).mean() == pytest.approx(0.25, abs=0.03)

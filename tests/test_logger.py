@@ -5,18 +5,25 @@ import time
 from rlkit.logger import Logger
 
 
-def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_values(tmp_path, capsys):
+def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_values(tmp_path, capsys,
+                                                                                      monkeypatch):
+    import rlkit.logger
+
+    clock = [1000.0]  # perf/sps reads this clock; the bar's redraws still follow real time
+    monkeypatch.setattr(rlkit.logger.time, "perf_counter", lambda: clock[0])
     logger = Logger(tmp_path, total_steps=1000, start_step=0)
-    time.sleep(0.5)  # set-up: building networks, loading a checkpoint and its replay
+    clock[0] += 5.0  # set-up: building networks, loading a checkpoint and its replay
     logger.start_clock()
+    clock[0] += 0.25
     logger.progress(100)
-    assert logger.sps > 400  # 100 steps right after the clock started; over the half second before it, 200
+    assert logger.sps == 400  # 100 steps in the 0.25 s since the clock started, not in 5.25 s
     logger.episodes([7.0], [50], 100)
+    clock[0] += 0.5
     time.sleep(0.2)  # past tqdm's shortest redraw interval
     logger.progress(200)
     logger.close()
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
-    assert f"sps={logger.sps:.0f} return=7.0" in last, last  # the bar drew the step's own figures
+    assert "sps=200 return=7.0" in last, last  # the bar drew the step's own figures (100 steps in 0.5 s)
 
 
 def test_a_note_follows_the_figures_while_given(tmp_path, capsys):

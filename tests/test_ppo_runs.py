@@ -92,6 +92,9 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     for tag in ("perf/sps", "perf/act_seconds", "perf/env_seconds", "perf/learn_seconds", "train/value_loss",
                 "train/entropy", "train/approx_kl", "train/clipfrac", "train/explained_variance"):
         assert scalars(run_dir, tag), tag
+    # the config's 4 epochs (no KL stop) and its clip range of 0.1 (not annealed), at every update
+    assert {value for _, value in scalars(run_dir, "train/epochs")} == {4.0}
+    assert {round(value, 6) for _, value in scalars(run_dir, "train/clip")} == {0.1}
 
 
 @pytest.mark.slow

@@ -164,16 +164,21 @@ def test_a_controller_that_stops_reading_ends_the_session_quietly():
     assert result.stdout == "= boardsize\n" and result.stderr == ""
 
 
-def test_the_cli_process_speaks_gtp_and_exits_on_quit():
-    with GtpClient(f"{sys.executable} -m rlkit.cli gtp --size 9 --komi 5.5 --seed 3") as client:
-        assert client.send("protocol_version") == "2"
-        assert client.ask("\x01garbage here") == (False, "unknown command")
-        assert client.send("play black E5") == ""
-        assert client.send("genmove white") != ""
-        assert client.ask("play black E5")[0] is False
-        assert client.send("final_score").startswith(("B+", "W+"))
-        client.send("quit")
-        assert client.proc.wait(timeout=10) == 0
+def test_the_cli_process_speaks_gtp_takes_its_options_and_exits_on_quit():
+    replies = []
+    for _ in range(2):  # the same --seed plays the same moves
+        with GtpClient(f"{sys.executable} -m rlkit.cli gtp --size 9 --komi 5.5 --seed 3") as client:
+            assert client.send("protocol_version") == "2"
+            assert client.send("final_score") == "W+5.5"  # --komi, on the empty board
+            assert client.ask("\x01garbage here") == (False, "unknown command")
+            assert client.send("play black E5") == ""
+            moves = [client.send(f"genmove {colour}") for colour in ("white", "black") * 5]
+            assert client.ask("play black E5")[0] is False
+            assert client.ask("play white K1") == (False, "invalid vertex 'K1': off the 9x9 board")  # --size
+            replies.append(moves)
+            client.send("quit")
+            assert client.proc.wait(timeout=10) == 0
+    assert replies[0] == replies[1] and len(set(replies[0])) > 5
 
 
 @pytest.mark.parametrize("args,message", [

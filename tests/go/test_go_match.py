@@ -38,7 +38,6 @@ def test_match_against_gnugo_alternates_colours_and_records_every_game(tmp_path,
     assert main(["--black", f"{OURS} --seed 5", "--white", gnugo, "--games", "2",
                  "--size", "5", "--komi", "0.5", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "95% Wilson interval" in out and "of 2 against" in out
     records = [read_sgf(tmp_path / f"game-00{i}.sgf") for i in (1, 2)]
     assert records[0].info["PB"].startswith("rlkit") and records[0].info["PW"].startswith("GNU Go")
     assert records[1].info["PB"].startswith("GNU Go") and records[1].info["PW"].startswith("rlkit")
@@ -46,6 +45,10 @@ def test_match_against_gnugo_alternates_colours_and_records_every_game(tmp_path,
         game = replay(rec)
         assert rec.komi == 0.5 and rec.size == 5
         assert game.over and rec.info["RE"] == game.result()  # two passes, scored by our Tromp-Taylor
+    # the summary counts engine A's wins from the records: Black in game 1, White in game 2 (komi 0.5: no jigo)
+    wins = (records[0].info["RE"].startswith("B+")) + (records[1].info["RE"].startswith("W+"))
+    low, high = wilson_interval(wins, 2)
+    assert f"scored {wins} of 2 against" in out and f"95% Wilson interval [{low:.3f}, {high:.3f}]" in out, out
 
 
 FAKE = textwrap.dedent("""
@@ -102,11 +105,9 @@ def test_an_engine_that_never_answers_is_killed_and_stops_the_match(tmp_path):
     stalls, fake, pid_file = tmp_path / "stalls.py", tmp_path / "fake.py", tmp_path / "pid"
     stalls.write_text(STALLS_ON_GENMOVE)
     fake.write_text(FAKE)
-    start = time.monotonic()
     with pytest.raises(Stopped, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 0.5 s"):
         main(["--black", f"{sys.executable} {stalls} {pid_file}", "--white", f"{sys.executable} {fake}",
               "--games", "1", "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
-    assert time.monotonic() - start < 15  # not the engine's 600 s sleep
     assert _reaped(int(pid_file.read_text()))
     assert not list((tmp_path / "out").glob("*.sgf"))  # a game with no move leaves no record
 
@@ -257,10 +258,8 @@ def test_gtp_client_gives_up_on_a_silent_engine_and_reaps_it(tmp_path, script):
     engine = tmp_path / "silent.py"
     engine.write_text(script)
     client = GtpClient(f"{sys.executable} {engine}", timeout=0.3)
-    start = time.monotonic()
-    with pytest.raises(GtpError, match="did not answer 'name' within 0.3 s"):
+    with pytest.raises(GtpError, match="did not answer 'name' within 0.3 s"):  # not the script's 600 s
         client.ask("name")
-    assert time.monotonic() - start < 10
     assert client.proc.returncode is not None and _reaped(client.proc.pid)
     client.close()  # closing a stopped engine is harmless
 
@@ -299,10 +298,11 @@ def test_an_engine_that_echoes_is_refused_at_once(tmp_path):
     """The review's `--white cat`: its echo is not a GTP reply, so it is refused without waiting for a timeout."""
     fake = tmp_path / "fake.py"
     fake.write_text(FAKE)
-    start = time.monotonic()
+    # a wait for the 120 s timeout would end in "did not answer", not in this message
     with pytest.raises(UserError, match=r"--white 'cat': .*malformed reply to 'name'"):
-        main(["--black", f"{sys.executable} {fake}", "--white", "cat", "--games", "1", "--out", str(tmp_path / "out")])
-    assert time.monotonic() - start < 15
+        main(["--black", f"{sys.executable} {fake}", "--white", "cat", "--games", "1", "--timeout", "120",
+              "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()  # a match that cannot start leaves no --out folder
 
 
 def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
