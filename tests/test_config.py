@@ -436,6 +436,19 @@ def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, mon
     monkeypatch.setattr(rlkit.agents.dqn, "train", terminated)
     assert main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / "run2")]) == 143
 
+    def interrupted_after_a_checkpoint(run):  # stops at once: the checkpoint it has stays the newest
+        run.start()
+        run.save(500, {"learner": {}})
+        run._request_stop(signal.SIGINT, None)
+        run._request_stop(signal.SIGINT, None)
+
+    monkeypatch.setattr(rlkit.agents.dqn, "train", interrupted_after_a_checkpoint)
+    capsys.readouterr()
+    assert main([str(root / CARTPOLE), "train.progress_bar=false", "--run-dir", str(tmp_path / "run3")]) == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("its last checkpoint is step_000000000500.pt"), line
+    assert [p.name for p in (tmp_path / "run3" / "checkpoints").iterdir()] == ["step_000000000500.pt"]
+
 
 def test_ctrl_c_while_setting_up_leaves_no_run_folder(tmp_path, root, monkeypatch):
     """Before the loop's handler is in place Ctrl-C is a plain KeyboardInterrupt: nothing was
