@@ -23,7 +23,8 @@ from rlkit.config import INT32_MAX, Config, agent_module, apply_overrides, confi
 from rlkit.envs import make_vec
 from rlkit.errors import ArgumentParser, UserError
 from rlkit.rollout import Rollout
-from rlkit.run import FIXED_ON_RESUME, latest_checkpoint, resolve_device, seed_everything
+from rlkit.run import FIXED_ON_RESUME, resolve_device, seed_everything
+from rlkit.run_folder import latest_checkpoint
 from rlkit.vec import VecEnv
 
 # what an evaluation may change: how it plays, never what was trained (FIXED_ON_RESUME: env.id and

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import random
 import re
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -22,8 +20,9 @@ from rlkit.config import Config, apply_overrides, config_to_dict, load_config, s
 from rlkit.errors import TrainingStopped, UserError
 from rlkit.logger import Logger
 from rlkit.memory import keep_freed_memory
+from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, latest_checkpoint, lock_run, refuse_a_run_in,
+                               remove_new_folders, remove_stale_temporaries, trained_elsewhere)
 
-CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
 REPLAY_NAME = re.compile(r"replay_\d+\.npz")
 KEEP_CHECKPOINTS = 3
 # Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
@@ -47,89 +46,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
-    """Hold an advisory lock on RUN_DIR/.lock until this process closes the returned descriptor
-    (or exits): two processes training one run would interleave its checkpoints and curves.
-    Returns the descriptor and whether this call created the file."""
-    path = run_dir / ".lock"
-    while True:
-        created = not path.exists()
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:  # a read-only folder, say
-            raise UserError(f"{flag} {run_dir}: cannot write to the run folder ({error.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise UserError(f"{flag} {run_dir}: another rlkit process is training this run; "
-                            "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)") from None
-        try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return fd, created
-        except FileNotFoundError:
-            pass
-        # A discarded start removed the file between our open and our lock: a lock on the removed
-        # file would not exclude a process that locks the new one, so lock the file there now.
-        os.close(fd)
-
-
-def _trained_elsewhere(run_dir: Path) -> bool:
-    """Another process holds RUN_DIR/.lock: it is training the run now (see lock_run)."""
-    try:
-        fd = os.open(run_dir / ".lock", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released by the close below
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def _refuse_a_run_in(run_dir: Path, locked: bool = False) -> None:
-    """A fresh run never goes into a folder that holds one (or the checkpoints of one).
-    `locked`: this process holds the run's lock, so no other is training there."""
-    if not (run_dir / "config.yaml").exists():
-        if checkpoints_of(run_dir):  # its config.yaml was lost: a fresh run would prune them as its own
-            raise UserError(f"--run-dir {run_dir}: holds the checkpoints of a run (but no config.yaml); "
-                            "choose another --run-dir")
-        return
-    if not locked and _trained_elsewhere(run_dir):
-        raise UserError(f"--run-dir {run_dir}: another rlkit process is training a run there; choose another "
-                        "--run-dir")
-    if latest_checkpoint(run_dir) is None:
-        raise UserError(f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
-                        "before its first has nothing to continue: remove the folder or choose another --run-dir)")
-    raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
-
-
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    """Delete the temporary files of writes a killed process left unfinished (a replay's can be GBs).
-    Called with the run's lock held, so no other process is writing them."""
-    for pattern in ("checkpoints/.step_*.tmp", "checkpoints/.replay_*.tmp", ".config.yaml.*.tmp"):
-        for stale in run_dir.glob(pattern):
-            try:
-                stale.unlink(missing_ok=True)
-            except OSError as error:  # a read-only folder: the run could not save its checkpoints either
-                raise UserError(f"--resume {run_dir}: cannot write to the run folder ({error.strerror})") from None
-
-
-def checkpoints_of(run_dir: Path) -> list[Path]:
-    """RUN_DIR/checkpoints/step_N.pt files, oldest step first; other files there are not counted."""
-    found = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step_*.pt")
-             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
-    return [path for _, path in sorted(found)]
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint with the highest step in RUN_DIR/checkpoints, or None."""
-    found = checkpoints_of(run_dir)
-    return found[-1] if found else None
 
 
 class Run:
@@ -174,20 +90,20 @@ class Run:
         except UnicodeEncodeError:  # bytes that are not UTF-8 in the name: TensorBoard cannot write there
             shown = str(run_dir).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # run\xff
             raise UserError(f"{shown}: the run folder's name is not valid UTF-8; give another with --run-dir") from None
-        _refuse_a_run_in(run_dir)
+        refuse_a_run_in(run_dir)
         resolve_device(config.device)  # fail before creating anything
         new_folder = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             lock, lock_created = lock_run(run_dir, "--run-dir")
             try:
-                _refuse_a_run_in(run_dir, locked=True)  # another process may have made one here since the check above
+                refuse_a_run_in(run_dir, locked=True)  # another process may have made one here since the check above
                 save_config(config, run_dir / "config.yaml")
             except BaseException:
                 os.close(lock)
                 raise
         except OSError as error:
-            _remove_new_folders(run_dir, new_folder)  # leave nothing behind (a full disk, say)
+            remove_new_folders(run_dir, new_folder)  # leave nothing behind (a full disk, say)
             raise UserError(f"--run-dir {run_dir}: cannot write a run there ({error.strerror})") from None
         run = cls(config, run_dir)
         run.new_folder, run.lock, run.lock_created = new_folder, lock, lock_created
@@ -202,7 +118,7 @@ class Run:
         if not config_file.is_file():
             raise UserError(f"--resume {run_dir}: no run there (no config.yaml)")
         path = latest_checkpoint(run_dir)
-        if path is None and _trained_elsewhere(run_dir):
+        if path is None and trained_elsewhere(run_dir):
             raise UserError(f"--resume {run_dir}: another rlkit process is training this run and has not written "
                             "its first checkpoint yet; wait for it to stop")
         if path is None:
@@ -242,7 +158,7 @@ class Run:
         if latest_checkpoint(run_dir) != path:  # a process that held the run until now saved a newer one
             os.close(lock)
             raise UserError(f"--resume {run_dir}: a newer checkpoint appeared while this one loaded; resume again")
-        _remove_stale_temporaries(run_dir)
+        remove_stale_temporaries(run_dir)
         run = cls(config, run_dir, checkpoint)
         run.checkpoint_path, run.lock, run.lock_created = path, lock, lock_created
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
@@ -328,7 +244,7 @@ class Run:
         if not discard or self.saved_step is not None:
             return
         if self.new_folder:
-            _remove_new_folders(self.dir, self.new_folder)
+            remove_new_folders(self.dir, self.new_folder)
             return
         if self.checkpoint is None:  # a fresh run in a folder that was there (create refuses one holding a run)
             (self.dir / "config.yaml").unlink(missing_ok=True)
@@ -410,21 +326,6 @@ class Run:
             reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
             raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
                             "resume with train.save_replay=false to refill the buffer instead") from None
-
-
-def _remove_new_folders(run_dir: Path, new_folder: Path | None) -> None:
-    """Delete `run_dir`, then the folders above it up to `new_folder` (the outermost one this run
-    created) while they are empty: other runs started in them since (a sweep) stay."""
-    if new_folder is None:
-        return
-    shutil.rmtree(run_dir, ignore_errors=True)
-    for parent in run_dir.parents:
-        if new_folder != parent and new_folder not in parent.parents:
-            break
-        try:
-            parent.rmdir()
-        except OSError:  # holds another run now
-            break
 
 
 def _first_nonfinite(state: object, prefix: str = "") -> str | None:

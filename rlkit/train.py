@@ -71,7 +71,8 @@ def _train(argv: list[str]) -> int:
     args = parse_args(argv)
     config = None if args.resume is not None else load_config(args.config, args.overrides)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
-    from rlkit.run import Run, latest_checkpoint, resolve_device
+    from rlkit.run import Run, resolve_device
+    from rlkit.run_folder import latest_checkpoint
 
     if config is None:
         run = Run.resume(args.resume, args.overrides)

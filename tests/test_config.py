@@ -667,9 +667,9 @@ def test_the_run_lock_is_taken_on_the_file_in_the_folder_even_if_it_was_replaced
     file no longer there, and a third would lock the new one beside it. lock_run locks the file there now."""
     import os
 
-    import rlkit.run
+    import rlkit.run_folder
 
-    real_flock, replaced = rlkit.run.fcntl.flock, []
+    real_flock, replaced = rlkit.run_folder.fcntl.flock, []
 
     def flock_after_a_replacement(fd, operation):
         if not replaced:  # between this process's open and its lock, another removes the file and makes it again
@@ -679,8 +679,8 @@ def test_the_run_lock_is_taken_on_the_file_in_the_folder_even_if_it_was_replaced
         return real_flock(fd, operation)
 
     (tmp_path / ".lock").write_text("")
-    monkeypatch.setattr(rlkit.run.fcntl, "flock", flock_after_a_replacement)
-    fd, _ = rlkit.run.lock_run(tmp_path, "--resume")
+    monkeypatch.setattr(rlkit.run_folder.fcntl, "flock", flock_after_a_replacement)
+    fd, _ = rlkit.run_folder.lock_run(tmp_path, "--resume")
     try:
         assert os.fstat(fd).st_ino == os.stat(tmp_path / ".lock").st_ino
     finally:

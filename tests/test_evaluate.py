@@ -107,7 +107,7 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
 
     import os
 
-    from rlkit.run import lock_run
+    from rlkit.run_folder import lock_run
 
     lock, _ = lock_run(run_dir, "--resume")  # as a process training the run holds it: evaluate only reads
     played = []
