@@ -152,8 +152,23 @@ def _unreadable(error: Exception) -> str:
     return "a value that its tag (such as !!timestamp) cannot build"
 
 
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently),
+    and reads numbers as YAML 1.2 does: `010` is ten, not YAML 1.1's octal eight (so `seed=010` and
+    `seed=008` are two seeds), and `1:30` is a string, not the sexagesimal 90."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        text = self.construct_scalar(node).replace("_", "")
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        base = {"0x": 16, "0o": 8}.get(digits[:2], 10)
+        return sign * int(digits[2:] if base != 10 else digits, base)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: list = []  # a list, not a set: a key may be unhashable (the base class reports that)
@@ -166,6 +181,16 @@ class _StrictLoader(yaml.SafeLoader):
                     None, None, f"key '{key}' is given twice", key_node.start_mark)
             seen.append(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
+                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(  # PyYAML's YAML 1.1 floats less the sexagesimal form
+    _FLOAT_TAG, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                              |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                              |[-+]?\.(?:inf|Inf|INF)
+                              |\.(?:nan|NaN|NAN))$""", re.VERBOSE), list("-+0123456789."))
+_StrictLoader.add_constructor(_INT_TAG, _StrictLoader.construct_yaml_int)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
@@ -185,7 +210,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         try:
-            node[parts[-1]] = yaml.safe_load(text) if text else ""
+            node[parts[-1]] = yaml.load(text, Loader=_StrictLoader) if text else ""
         except (yaml.YAMLError, RecursionError):
             raise UserError(f"override '{item}': the value is not valid YAML") from None
         except UNREADABLE_VALUE as error:
@@ -320,10 +345,11 @@ def _as_number(value: Any) -> float | int | None:
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
+        for parse in (int, float):  # int first: a float() of a 20-digit count loses its last digits
+            try:
+                return parse(value)
+            except ValueError:
+                pass
     return None
 
 

@@ -21,6 +21,20 @@ def test_yaml_and_dotted_overrides_are_typed(root):
     assert config.seed == 7 and config.agent.double is True
 
 
+def test_numbers_read_as_yaml_1_2_does(root, tmp_path):
+    """YAML 1.1 (PyYAML's default) reads 010 as octal 8, so seeds 008 and 010 were one seed, and
+    1:30 as 90; a 20-digit count in quotes went through float()."""
+    config = load_config(root / CARTPOLE, ["seed=010", "train.total_steps=1_000", "train.log_every=0x10",
+                                           'train.checkpoint_every="12345678901234567891"'])
+    assert (config.seed, config.train.total_steps, config.train.log_every) == (10, 1000, 16)
+    assert config.train.checkpoint_every == 12345678901234567891
+    assert load_config(root / CARTPOLE, ["seed=008"]).seed == 8
+    (tmp_path / "octal.yaml").write_text((root / CARTPOLE).read_text().replace("seed: 1", "seed: 010"))
+    assert load_config(tmp_path / "octal.yaml").seed == 10
+    with pytest.raises(UserError, match="seed: expected an integer, got '1:30'"):
+        load_config(root / CARTPOLE, ["seed=1:30"])
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
 def test_every_shipped_config_loads(root, name):
     from rlkit.envs import check_env_id
