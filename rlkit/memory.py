@@ -10,9 +10,10 @@ from pathlib import Path
 from rlkit.errors import UserError
 
 
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation: Linux MemAvailable, or less where this
-    process's cgroup (a container's memory limit) leaves less."""
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation: Linux MemAvailable (elsewhere the free pages
+    the system reports), or less where this process's cgroups leave less; None where no figure can
+    be read."""
     available = None
     try:
         with open("/proc/meminfo") as handle:
@@ -22,13 +23,18 @@ def available_memory() -> int:
     except OSError:
         pass
     if available is None:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # macOS has no SC_AVPHYS_PAGES
+            pass
     headroom = cgroup_headroom()
-    return available if headroom is None else min(available, headroom)
+    known = [figure for figure in (available, headroom) if figure is not None]
+    return min(known) if known else None
 
 
 def cgroup_headroom(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """Bytes this process's memory cgroup may still take: its limit less what it uses, not counting
+    """Bytes this process's memory cgroups may still take: the least, over its cgroup and the ones
+    above it (a Slurm job or a systemd slice limits the parent), of limit less use, not counting
     inactive file cache (the kernel reclaims that first, as `docker stats` counts it); None without
     a limit. Inside a container /proc/meminfo shows the host's memory, not the container's."""
     try:
@@ -40,30 +46,38 @@ def cgroup_headroom(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = 
             continue
         _, controllers, path = line.split(":", 2)
         if controllers == "" and (root / "cgroup.controllers").exists():  # cgroup v2 (unified)
-            folders, files = [root / path.lstrip("/"), root], ("memory.max", "memory.current", "inactive_file")
+            top, files = root, ("memory.max", "memory.current", "inactive_file")
         elif "memory" in controllers.split(","):  # cgroup v1
-            folders = [root / "memory" / path.lstrip("/"), root / "memory"]
-            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+            top, files = root / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
         else:
             continue
-        for folder in folders:  # a container sees its own cgroup at the hierarchy's root
-            try:
-                limit_text = (folder / files[0]).read_text().strip()
-                used = int((folder / files[1]).read_text())
-                stat = dict(entry.split() for entry in (folder / "memory.stat").read_text().splitlines())
-            except (OSError, ValueError):
-                continue
-            if limit_text == "max" or int(limit_text) >= 2**60:  # no limit
-                return None
-            return max(0, int(limit_text) - (used - int(stat.get(files[2], 0))))
+        # from the process's own cgroup up to the hierarchy's root, where a container sees its own
+        leaf = top / path.lstrip("/")
+        folders = [folder for folder in (leaf, *leaf.parents) if folder == top or top in folder.parents]
+        headrooms = [room for folder in folders if (room := _headroom(folder, files)) is not None]
+        return min(headrooms) if headrooms else None
     return None
+
+
+def _headroom(folder: Path, files: tuple[str, str, str]) -> int | None:
+    """One cgroup's limit less its use (inactive file cache not counted); None without a limit."""
+    try:
+        limit_text = (folder / files[0]).read_text().strip()
+        used = int((folder / files[1]).read_text())
+        stat = dict(entry.split() for entry in (folder / "memory.stat").read_text().splitlines())
+        limit = None if limit_text == "max" else int(limit_text)
+    except (OSError, ValueError):
+        return None
+    if limit is None or limit >= 2**60:  # no limit
+        return None
+    return max(0, limit - (used - int(stat.get(files[2], 0))))
 
 
 def require_memory(need: int, what: str, keys: str) -> None:
     """Raise UserError if `need` bytes for `what` exceed the memory available now. Linux lends
     memory it does not have (overcommit), so without this a run too big would die hours in."""
     have = available_memory()
-    if need > have:
+    if have is not None and need > have:
         raise UserError(f"{keys}: {what} needs {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB of "
                         f"memory is available; lower {keys}")
 

@@ -36,9 +36,14 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device: '{name}' asked for but no CUDA GPU is available (use auto or cpu)")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise UserError(f"device: unknown device '{name}'") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(f"device: '{name}' asked for but this machine has {count} CUDA GPU(s) "
+                        f"(cuda:0 to cuda:{count - 1})")
+    return device
 
 
 def seed_everything(seed: int) -> None:

@@ -767,3 +767,15 @@ def test_a_path_the_system_refuses_is_one_line(tmp_path, root, capsys, command):
     assert cli_main(argv) == 2
     (line,) = capsys.readouterr().err.splitlines()  # the path, or a file in it, is named
     assert line.startswith(f"rlkit {command[0]}: error: {too_long}") and line.endswith(": File name too long")
+
+
+def test_a_gpu_index_past_the_machines_gpus_is_one_line(monkeypatch):
+    """cuda:7 on a one-GPU machine failed at the first .to() with a traceback."""
+    from rlkit.run import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0") and resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(UserError, match=r"device: 'cuda:7' asked for but this machine has 1 CUDA GPU\(s\) "
+                                        r"\(cuda:0 to cuda:0\)"):
+        resolve_device("cuda:7")

@@ -69,3 +69,40 @@ def test_a_containers_memory_limit_bounds_the_memory_available(tmp_path):
     write_cgroup(v1, {"memory.limit_in_bytes": 9223372036854771712})
     assert cgroup_headroom(proc, v1.parent) is None
     assert cgroup_headroom(tmp_path / "no-such-file", v1.parent) is None
+
+
+def test_a_limit_on_a_parent_cgroup_bounds_the_memory_available(tmp_path):
+    """Slurm and systemd put the limit on the job's cgroup and run the process in one below it."""
+    proc, v2 = tmp_path / "cgroup", tmp_path / "v2"
+    write_cgroup(v2, {"cgroup.controllers": "cpu memory"})
+    write_cgroup(v2 / "job_1", {"memory.max": 2 * GIB, "memory.current": GIB, "memory.stat": "inactive_file 0"})
+    write_cgroup(v2 / "job_1" / "step_0" / "task_0", {"memory.max": "max", "memory.current": GIB // 2,
+                                                      "memory.stat": "inactive_file 0"})
+    proc.write_text("0::/job_1/step_0/task_0\n")
+    assert cgroup_headroom(proc, v2) == GIB
+    write_cgroup(v2 / "job_1" / "step_0", {"memory.max": GIB, "memory.current": GIB // 2,
+                                           "memory.stat": "inactive_file 0"})
+    assert cgroup_headroom(proc, v2) == GIB // 2  # the least headroom on the way up
+
+
+def test_memory_that_cannot_be_read_is_not_checked(monkeypatch):
+    """macOS has neither /proc/meminfo nor SC_AVPHYS_PAGES: training starts unchecked, not with a traceback."""
+    import builtins
+
+    import rlkit.memory
+
+    real_open = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path).startswith("/proc/"):
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    def no_such_name(name):
+        raise ValueError("unrecognized configuration name")
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    monkeypatch.setattr(rlkit.memory.os, "sysconf", no_such_name)
+    monkeypatch.setattr(rlkit.memory, "cgroup_headroom", lambda: None)
+    assert rlkit.memory.available_memory() is None
+    rlkit.memory.require_memory(2**60, "a buffer", "agent.buffer_size")  # no figure, no refusal
