@@ -108,8 +108,10 @@ def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
     return importlib.import_module(ALGOS[algo])
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read a YAML file, apply `key=value` overrides, validate, and return a Config."""
+def load_config(path: str | Path, overrides: list[str] = (), warnings: list[str] | None = None) -> Config:
+    """Read a YAML file, apply `key=value` overrides, validate, and return a Config. Warnings about
+    the overrides go to stderr once the config is sound, or into `warnings` for the caller to print
+    after checks of its own."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: a folder, not a config file (the configs are YAML files such as configs/pong_dqn.yaml)")
@@ -136,8 +138,15 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         raise UserError(f"{path}: the file is empty")
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
-    origins = apply_overrides(data, overrides)
-    return config_from_dict(data, source=str(path), origins=origins)
+    found: list[str] = []
+    origins = apply_overrides(data, overrides, found)
+    config = config_from_dict(data, source=str(path), origins=origins)
+    if warnings is None:
+        for line in found:  # once the config is sound: bad input stays one line
+            print(line, file=sys.stderr, flush=True)
+    else:
+        warnings += found
+    return config
 
 
 # What PyYAML's constructors raise besides YAMLError for a scalar they cannot build: `2020-13-45`
@@ -193,9 +202,10 @@ _StrictLoader.add_implicit_resolver(  # PyYAML's YAML 1.1 floats less the sexage
 _StrictLoader.add_constructor(_INT_TAG, _StrictLoader.construct_yaml_int)
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
+def apply_overrides(data: dict, overrides: list[str], warnings: list[str] | None = None) -> dict[str, str]:
     """Set dotted keys (`agent.lr=1e-4`) in a nested dict; values are parsed as YAML scalars.
-    Returns {dotted key: the override that set it}, so errors can blame the command line."""
+    Returns {dotted key: the override that set it}, so errors can blame the command line.
+    `warnings` collects a line for each section an override replaced that had other keys."""
     origins = {}
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -210,11 +220,18 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         try:
-            node[parts[-1]] = yaml.load(text, Loader=_StrictLoader) if text else ""
+            value = yaml.load(text, Loader=_StrictLoader) if text else ""
         except (yaml.YAMLError, RecursionError):
             raise UserError(f"override '{item}': the value is not valid YAML") from None
         except UNREADABLE_VALUE as error:
             raise UserError(f"override '{item}': the value is not valid YAML: {_unreadable(error)}") from None
+        replaced = node.get(parts[-1])
+        dropped = [str(k) for k in replaced if k not in value] if isinstance(value, dict) and isinstance(replaced, dict) else []
+        if dropped and warnings is not None:
+            back = "goes back to its default" if len(dropped) == 1 else "go back to their defaults"
+            warnings.append(f"warning: override '{item}' replaces the whole {key} section, so {', '.join(dropped)} "
+                            f"{back}; give {key}.KEY=VALUE to change one key")
+        node[parts[-1]] = value
         origins[key] = item
     return origins
 

@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
 def _train(argv: list[str]) -> int:
     """Create or resume the run that `argv` asks for and train it; returns the exit status."""
     args = parse_args(argv)
-    config = None if args.resume is not None else load_config(args.config, args.overrides)
+    warnings: list[str] = []  # printed once the input is known to be sound: bad input stays one line
+    config = None if args.resume is not None else load_config(args.config, args.overrides, warnings)
     from rlkit.envs import check_env_id  # heavy imports (torch, emulators) only for sound input
     from rlkit.run import Run, resolve_device
     from rlkit.run_folder import latest_checkpoint
@@ -89,6 +90,8 @@ def _train(argv: list[str]) -> int:
         except UserError as error:  # name where the value came from, as load_config does
             key, _, detail = str(error).partition(": ")
             raise UserError(f"{key_source(args.config, args.overrides, key)}: {detail}") from None
+        for line in warnings:
+            print(line, file=sys.stderr, flush=True)
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:

@@ -779,3 +779,26 @@ def test_a_gpu_index_past_the_machines_gpus_is_one_line(monkeypatch):
     with pytest.raises(UserError, match=r"device: 'cuda:7' asked for but this machine has 1 CUDA GPU\(s\) "
                                         r"\(cuda:0 to cuda:0\)"):
         resolve_device("cuda:7")
+
+
+def test_a_section_override_that_drops_keys_of_the_file_says_so(root, capsys):
+    """`env={num_envs: 16}` on a Pong config trained CartPole (env.id's default) without a word."""
+    config = load_config(root / "configs/pong_ppo.yaml", ["env={num_envs: 16}"])
+    assert config.env.id == "CartPole-v1" and config.env.num_envs == 16  # the section is replaced, as given
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("warning: override 'env={num_envs: 16}' replaces the whole env section, so id, ")
+    assert line.endswith("go back to their defaults; give env.KEY=VALUE to change one key")
+    load_config(root / "configs/pong_ppo.yaml", ["env.num_envs=16"])
+    assert capsys.readouterr().err == ""
+
+
+def test_a_section_override_warning_waits_for_sound_input(tmp_path, root, capsys):
+    """rlkit train prints it once the env id and device are known good: bad input stays one line."""
+    from rlkit.cli import main as cli_main
+
+    assert cli_main(["train", str(root / CARTPOLE), "env={id: Pong}"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("rlkit train: error: override 'env={id: Pong}'")
+    assert cli_main(["train", str(root / CARTPOLE), "env={id: CartPole-v1}", "train.total_steps=100",
+                     "agent.learning_starts=50", "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+    assert "replaces the whole env section, so num_envs goes back to its default" in capsys.readouterr().err
