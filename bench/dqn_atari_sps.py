@@ -42,10 +42,13 @@ def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, th
             clock.step(self.num_timesteps)
             return True
 
+    cudnn_flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     model = DQN("CnnPolicy", env, learning_rate=1e-4, buffer_size=100_000, learning_starts=learning_starts,
                 batch_size=32, gamma=0.99, train_freq=4, gradient_steps=1, target_update_interval=1000,
                 exploration_fraction=0.1, exploration_final_eps=0.01, optimize_memory_usage=False,
                 max_grad_norm=10, seed=seed, device=device, verbose=0)
+    # SB3's seeding turns on deterministic cuDNN process-wide; rlkit runs without it, so SB3 should too
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
     model.learn(total_timesteps=total, callback=Clock())
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import time
 
@@ -35,6 +34,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from common import machine  # noqa: E402
 from rlkit.envs.go import engine as E  # noqa: E402
 from rlkit.envs.go.batch import GoBatch, step_random  # noqa: E402
 from rlkit.envs.go.game import Game  # noqa: E402
@@ -162,8 +162,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 19])
     args = parser.parse_args()
     seed(0)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, one core used")
+    print(f"{machine()}; one core used")
     print(f"{'size':>4}  {'engine':<12} {'moves/s':>12} {'vs pettingzoo':>14} {'vs openspiel':>13}")
     for n in args.sizes:
         rates = {

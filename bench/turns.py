@@ -121,6 +121,9 @@ def take_turns(trainers: tuple[Trainer, Trainer], block: int, timed_from: int, u
         process.join()
         if process.exitcode != 0:
             raise SystemExit(f"a benchmark side exited with status {process.exitcode}")
+    sizes = [[steps for steps, _ in outcomes[side][0]] for side in (0, 1)]
+    if not sizes[0] or sizes[0] != sizes[1]:  # a side that stopped early would be compared over other windows
+        raise SystemExit(f"the two sides timed different blocks: {len(sizes[0])} and {len(sizes[1])}")
     return [outcomes[0], outcomes[1]]
 
 
