@@ -21,8 +21,14 @@ from common import StealMeter, machine
 from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
 
 
-def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str) -> None:
-    """SB3 DQN on ALE/Pong-v5 with its AtariWrapper (the zoo's preprocessing)."""
+def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str,
+              sb3_malloc: bool) -> None:
+    """SB3 DQN on ALE/Pong-v5 with its AtariWrapper (the zoo's preprocessing). `sb3_malloc`: give
+    SB3's process the glibc setting rlkit's training sets for itself."""
+    if sb3_malloc:
+        from rlkit.memory import keep_freed_memory
+
+        keep_freed_memory()
     import ale_py
     import gymnasium as gym
     import torch
@@ -52,7 +58,8 @@ def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, th
     model.learn(total_timesteps=total, callback=Clock())
 
 
-def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str) -> None:
+def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str,
+                sb3_malloc: bool) -> None:
     """rlkit DQN from configs/pong_dqn.yaml with the same budget; the clock is told of every step."""
     from rlkit.agents.dqn import train
     from rlkit.config import load_config
@@ -80,18 +87,22 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="the device of both (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--block", type=int, default=200, help="env steps a side runs before handing over")
+    parser.add_argument("--sb3-malloc", action="store_true",
+                        help="give SB3 rlkit's glibc setting too (freed memory kept for reuse, rlkit/memory.py)")
     args = parser.parse_args()
     print(machine())
     timed_from = args.learning_starts + args.block  # the first block of updates warms both sides up
     total = timed_from + args.steps
     budget = dict(learning_starts=args.learning_starts, total=total, seed=args.seed, threads=args.threads,
-                  device=args.device)
+                  device=args.device, sb3_malloc=args.sb3_malloc)
     with StealMeter() as steal:
         (ours, _), (theirs, _) = take_turns((functools.partial(rlkit_train, **budget),
                                              functools.partial(sb3_train, **budget)),
                                             block=args.block, timed_from=timed_from, until=total)
     mine, sb3 = steps_per_second(ours), steps_per_second(theirs)
-    print(f"{args.threads} torch threads each, {len(ours)} + {len(theirs)} timed blocks of {args.block} steps "
+    print(f"{args.threads} torch threads each, SB3 with glibc's "
+          f"{'setting from rlkit' if args.sb3_malloc else 'default malloc'}, "
+          f"{len(ours)} + {len(theirs)} timed blocks of {args.block} steps "
           f"({steal}, {args.device}): rlkit {mine:.1f} SPS, SB3 {sb3:.1f} SPS, "
           f"ratio {mine / sb3:.2f}x, paired median {paired_ratio(ours, theirs):.2f}x")
 
