@@ -175,7 +175,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = self.construct_scalar(node).replace("_", "")
-        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
         base = {"0x": 16, "0o": 8}.get(digits[:2], 10)
         return sign * int(digits[2:] if base != 10 else digits, base)
 

@@ -60,6 +60,7 @@ def test_an_algo_override_is_named_when_the_files_agent_keys_are_for_another_alg
     ("agent.lr=1" + "0" * 400, "expected a finite number"),
     ("seed=1" + "0" * 400, "must be <= 2147483647"),
     ("train.total_steps=1.5", "expected an integer"),
+    ("seed=!!int ''", "the value is not valid YAML: invalid literal for int()"),  # an IndexError once
     ("agent.gamma=1.5", "must be <= 1.0"),
     ("env.num_envs=0", "must be >= 1"),
     ("env.num_envs=100000000", "must be <= 4096"),  # spent minutes making environments
