@@ -7,6 +7,7 @@ import fcntl
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from rlkit.errors import UserError
@@ -25,12 +26,10 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:  # a read-only folder, say
             raise UserError(f"{flag} {run_dir}: cannot write to the run folder ({error.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_within_a_moment(fd):
             os.close(fd)
             raise UserError(f"{flag} {run_dir}: another rlkit process is training this run; "
-                            "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)") from None
+                            "wait for it to stop, or stop it (Ctrl-C saves a checkpoint)")
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
                 return fd, created
@@ -39,6 +38,19 @@ def lock_run(run_dir: Path, flag: str) -> tuple[int, bool]:
         # A discarded start removed the file between our open and our lock: a lock on the removed
         # file would not exclude a process that locks the new one, so lock the file there now.
         os.close(fd)
+
+
+def _lock_within_a_moment(fd: int, tries: int = 5) -> bool:
+    """An exclusive lock on `fd`, tried for about 0.1 s: trained_elsewhere's probe (another process
+    starting) holds a shared one for microseconds, and must not pass for a run in training."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt < tries - 1:
+                time.sleep(0.02)
+    return False
 
 
 def trained_elsewhere(run_dir: Path) -> bool:

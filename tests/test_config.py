@@ -804,3 +804,24 @@ def test_a_section_override_warning_waits_for_sound_input(tmp_path, root, capsys
     assert cli_main(["train", str(root / CARTPOLE), "env={id: CartPole-v1}", "train.total_steps=100",
                      "agent.learning_starts=50", "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
     assert "replaces the whole env section, so num_envs goes back to its default" in capsys.readouterr().err
+
+
+def test_a_lock_held_for_a_moment_by_another_start_is_waited_for(tmp_path, monkeypatch):
+    """Another process's probe (is this run in training?) holds a shared lock for microseconds:
+    a start that met it refused the run as if it were in training."""
+    import os
+
+    import rlkit.run_folder
+
+    real_flock, busy = rlkit.run_folder.fcntl.flock, [True]
+
+    def probed_once(fd, operation):
+        if busy:
+            busy.clear()
+            raise BlockingIOError
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(rlkit.run_folder.fcntl, "flock", probed_once)
+    fd, created = rlkit.run_folder.lock_run(tmp_path, "--run-dir")
+    os.close(fd)
+    assert created and not busy
