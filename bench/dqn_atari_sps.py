@@ -58,8 +58,7 @@ def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, th
     model.learn(total_timesteps=total, callback=Clock())
 
 
-def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str,
-                sb3_malloc: bool) -> None:
+def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str) -> None:
     """rlkit DQN from configs/pong_dqn.yaml with the same budget; the clock is told of every step."""
     from rlkit.agents.dqn import train
     from rlkit.config import load_config
@@ -94,10 +93,10 @@ def main() -> None:
     timed_from = args.learning_starts + args.block  # the first block of updates warms both sides up
     total = timed_from + args.steps
     budget = dict(learning_starts=args.learning_starts, total=total, seed=args.seed, threads=args.threads,
-                  device=args.device, sb3_malloc=args.sb3_malloc)
+                  device=args.device)
     with StealMeter() as steal:
         (ours, _), (theirs, _) = take_turns((functools.partial(rlkit_train, **budget),
-                                             functools.partial(sb3_train, **budget)),
+                                             functools.partial(sb3_train, **budget, sb3_malloc=args.sb3_malloc)),
                                             block=args.block, timed_from=timed_from, until=total)
     mine, sb3 = steps_per_second(ours), steps_per_second(theirs)
     print(f"{args.threads} torch threads each, SB3 with glibc's "

@@ -25,7 +25,7 @@ from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second,
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
 
-def rlkit_train(clock: BlockClock, total: int, threads: int, device: str, sb3_malloc: bool) -> dict[str, float]:
+def rlkit_train(clock: BlockClock, total: int, threads: int, device: str) -> dict[str, float]:
     """rlkit PPO (configs/pong_ppo.yaml); returns its mean seconds per timed iteration in each phase."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -46,7 +46,8 @@ def rlkit_train(clock: BlockClock, total: int, threads: int, device: str, sb3_ma
         events.Reload()
         # one value per iteration (seconds since the previous log point). The timed blocks are learn k
         # plus rollout k + 1: the first rollout is the warm-up, the last learning phase is after the end
-        seconds = {phase: [e.value for e in events.Scalars(f"perf/{phase}_seconds")] for phase in ("act", "env", "learn")}
+        seconds = {phase: [e.value for e in events.Scalars(f"perf/{phase}_seconds")]
+                   for phase in ("act", "env", "learn")}
         timed = {"act": seconds["act"][1:], "env": seconds["env"][1:], "learn": seconds["learn"][:-1]}
         return {phase: sum(values) / len(values) for phase, values in timed.items()}
 
@@ -109,16 +110,18 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     total = (args.rollouts + 1) * ROLLOUT
-    budget = dict(total=total, threads=args.threads, device=args.device, sb3_malloc=args.sb3_malloc)
+    budget = dict(total=total, threads=args.threads, device=args.device)
     with StealMeter() as steal:
         (ours, phases), (theirs, sb3_phases) = take_turns(
-            (functools.partial(rlkit_train, **budget), functools.partial(sb3_train, **budget)),
+            (functools.partial(rlkit_train, **budget),
+             functools.partial(sb3_train, **budget, sb3_malloc=args.sb3_malloc)),
             block=ROLLOUT, timed_from=ROLLOUT, until=total)
     mine, sb3 = steps_per_second(ours), steps_per_second(theirs)
     print(f"per 1024 steps: rlkit act {phases['act']:.2f} s, env {phases['env']:.2f} s, learn {phases['learn']:.2f} s; "
           f"SB3 rollout (act + env) {sb3_phases['rollout']:.2f} s, learn {ROLLOUT / sb3 - sb3_phases['rollout']:.2f} s")
     print(f"{args.threads} torch threads each, device {args.device}, SB3 with glibc's "
-          f"{'setting from rlkit' if args.sb3_malloc else 'default malloc'}, {len(ours)} + {len(theirs)} timed iterations "
+          f"{'setting from rlkit' if args.sb3_malloc else 'default malloc'}, "
+          f"{len(ours)} + {len(theirs)} timed iterations "
           f"({steal}): rlkit {mine:.1f} SPS, SB3 {sb3:.1f} SPS, "
           f"ratio {mine / sb3:.2f}x, paired median {paired_ratio(ours, theirs):.2f}x")
 
