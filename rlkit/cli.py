@@ -7,7 +7,7 @@ import importlib.metadata
 import signal
 import sys
 
-from rlkit.errors import Stopped, Terminated, UserError
+from rlkit.errors import Stopped, Terminated, UserError, one_line
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
     except UserError as error:
-        print(f"rlkit {name}: error: {error}", file=sys.stderr)
+        print(f"rlkit {name}: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except OSError as error:
         if error.filename is None:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rlkit {name}: error: {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
     except Stopped as error:
-        print(f"rlkit {name}: error: {error}", file=sys.stderr)
+        print(f"rlkit {name}: error: {one_line(str(error))}", file=sys.stderr)
         return 1
     except Terminated:
         return 128 + signal.SIGTERM

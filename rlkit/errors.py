@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped as repr() writes them, so a
+    message that quotes user input stays one line (and a GTP reply keeps its framing)."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 class UserError(Exception):
     """Bad input from the user (config file, key, value, command, run folder)."""
 

@@ -80,6 +80,20 @@ def test_bad_overrides_name_the_override_and_the_file(root, override, message):
     assert str(error.value).startswith(f"override '{override}' (applied to {root / CARTPOLE}): {key}: {message}")
 
 
+@pytest.mark.parametrize("value", ["100", "-1e300"])
+def test_an_initial_log_std_past_float32_is_refused(root, value):
+    """exp() of it overflowed: a traceback while building the network, or a run that always diverged."""
+    config = root / "configs/pendulum_ppo.yaml"
+    with pytest.raises(UserError, match=f"override 'agent.init_log_std={value}' .*: agent.init_log_std: must be"):
+        load_config(config, [f"agent.init_log_std={value}"])
+
+
+def test_an_error_quoting_a_line_break_is_one_line(root, capsys):
+    assert_one_line_error(capsys, ["train", str(root / CARTPOLE), "agent.lr=|\n  x"],
+                          f"rlkit train: error: override 'agent.lr=|\\n  x' (applied to {root / CARTPOLE}): "
+                          "agent.lr: expected a finite number, got 'x'")
+
+
 @pytest.mark.parametrize("text, message", [
     ("agent:\n  lrr: 1\n", "bad.yaml: agent.lrr: unknown key"),
     ("agent:\n  gamma: 2\n", "bad.yaml: agent.gamma: must be <= 1.0"),

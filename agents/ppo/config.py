@@ -34,4 +34,6 @@ class AgentConfig:
     # MLP widths (vector observations)
     hidden: list[int] = field(default_factory=lambda: [64, 64], metadata=at_least(1))
     activation: Literal["tanh", "relu"] = "tanh"  # MLP activation
-    init_log_std: float = 0.0  # initial log standard deviation of Gaussian (continuous) actions
+    # initial log standard deviation of Gaussian (continuous) actions; exp() of more than about 88
+    # overflows float32, and a std of e^20 or e^-20 is already no policy to learn from
+    init_log_std: float = field(default=0.0, metadata=between(-20.0, 20.0))

@@ -19,9 +19,16 @@ def color_letter(color: int) -> str:
     return "B" if color == 1 else "W"
 
 
-def is_number(text: str) -> bool:
-    """ASCII digits only: str.isdigit alone also takes '²' and other digits int() refuses."""
-    return text.isascii() and text.isdigit()
+LARGEST_NUMBER = 10**18  # past every size, count and move number a Go command takes
+
+
+def parse_number(text: str) -> int | None:
+    """The value of a string of ASCII digits, else None (str.isdigit alone also takes '²', which int()
+    refuses). Values past LARGEST_NUMBER read as it: int() refuses strings of over 4,300 digits."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else LARGEST_NUMBER
 
 
 def parse_vertex(text: str, n: int) -> int:
@@ -29,9 +36,10 @@ def parse_vertex(text: str, n: int) -> int:
     t = text.strip().upper()
     if t == "PASS":
         return n * n
-    if len(t) < 2 or t[0] not in GTP_LETTERS or not is_number(t[1:]):
+    row = parse_number(t[1:])
+    if len(t) < 2 or t[0] not in GTP_LETTERS or row is None:
         raise ValueError(f"invalid vertex '{text}'")
-    col, row = GTP_LETTERS.index(t[0]), int(t[1:])
+    col = GTP_LETTERS.index(t[0])
     if col >= n or not 1 <= row <= n:
         raise ValueError(f"invalid vertex '{text}': off the {n}x{n} board")
     return (n - row) * n + col

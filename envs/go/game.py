@@ -102,16 +102,20 @@ class Game:
         return int(E.play(self.pts, self.meta, self.hz, self.hist, 0, self.nbr, action, color))
 
     def place_setup(self, stones: list[tuple[int, int]]) -> None:
-        """Start the game from setup stones (SGF AB/AW); ValueError if a stone has no liberty."""
+        """Start the game from setup stones (SGF AB/AW); ValueError if a stone has no liberty, and
+        then the board keeps only the setup it had before."""
         if self.moves:
             raise ValueError("setup stones after moves")
         for color, p in stones:
             check_color(color)
             if not 0 <= p < self.pass_action:  # the compiled engine does not check bounds
                 raise ValueError(f"setup stone at {p} is off the board")
+        for placed, (color, p) in enumerate(stones):
             if not E.is_legal(self.pts, self.hz, 0, self.nbr, p, color) or (
                 E.place(self.pts, self.meta, self.hz, 0, self.nbr, p, color) > 0
             ):
+                if placed:  # take the stones of this call off again
+                    self.clear(keep_setup=True)
                 raise ValueError(f"setup stone at {p} is on an occupied point or without liberties")
         self.setup.extend(stones)
         E.forget_history(self.pts, self.meta, self.hz, self.hist, 0)

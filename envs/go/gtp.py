@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from rlkit.errors import ArgumentParser, UserError
+from rlkit.errors import ArgumentParser, UserError, one_line
 
 from . import engine as E
-from .coords import GTP_LETTERS, color_letter, format_vertex, is_number, parse_color, parse_vertex
+from .coords import GTP_LETTERS, color_letter, format_vertex, parse_color, parse_number, parse_vertex
 from .game import Game, IllegalMove, format_komi, parse_komi
 from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
@@ -47,7 +47,7 @@ class GtpEngine:
         if not words:
             return None
         ident = ""
-        if is_number(words[0]):
+        if parse_number(words[0]) is not None:
             ident, words = words[0], words[1:]
             if not words:
                 return f"?{ident} missing command\n\n"
@@ -58,9 +58,9 @@ class GtpEngine:
                 raise GtpFailure("unknown command")
             text = command(args)
         except GtpFailure as failure:
-            return f"?{ident} {failure}\n\n"
+            return f"?{ident} {one_line(str(failure))}\n\n"
         except Exception as error:  # noqa: BLE001 - the engine must stay alive whatever a command hits
-            return f"?{ident} internal error: {type(error).__name__}: {error}\n\n"
+            return f"?{ident} internal error: {type(error).__name__}: {one_line(str(error))}\n\n"
         return f"={ident} {text}\n\n" if text else f"={ident}\n\n"
 
     # -- helpers ---------------------------------------------------------------------------
@@ -107,9 +107,10 @@ class GtpEngine:
 
     def cmd_boardsize(self, args: list[str]) -> str:
         (size, *_) = self._args(args, 1, "boardsize SIZE")
-        if not is_number(size) or not E.MIN_SIZE <= int(size) <= E.MAX_SIZE:
+        size = parse_number(size)
+        if size is None or not E.MIN_SIZE <= size <= E.MAX_SIZE:
             raise GtpFailure("unacceptable size")
-        self.game, self.handicap = Game(int(size), self.game.komi), 0
+        self.game, self.handicap = Game(size, self.game.komi), 0
         return ""
 
     def cmd_clear_board(self, args: list[str]) -> str:
@@ -129,16 +130,16 @@ class GtpEngine:
         (path, *rest) = self._args(args, 1, "loadsgf FILE [MOVE_NUMBER]")
         until = None
         if rest:
-            if not is_number(rest[0]):
+            until = parse_number(rest[0])
+            if until is None:
                 raise GtpFailure("move number is not an integer")
-            until = int(rest[0])
         try:
             record = read_sgf(path)
             game = replay(record, until, name=path)
         except SgfError as error:
             raise GtpFailure(f"cannot load file: {error}") from None
         handicap = record.info.get("HA", "0")
-        self.game, self.handicap = game, int(handicap) if is_number(handicap) else 0
+        self.game, self.handicap = game, parse_number(handicap) or 0
         return ""
 
     # -- play ------------------------------------------------------------------------------
@@ -260,6 +261,8 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--checkpoint {args.checkpoint}: no Go agent exists in rlkit yet; "
                         "run without --checkpoint to play the random legal-move player")
     if args.seed is not None:
+        if not 0 <= args.seed < 2**32:
+            raise UserError(f"--seed {args.seed}: must be 0..{2**32 - 1}")
         seed_random(args.seed)
     serve(GtpEngine(args.size, komi), sys.stdin, sys.stdout)
     return 0

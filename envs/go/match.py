@@ -160,6 +160,8 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--max-moves {max_moves}: must be 1..{longest} on a {args.size}x{args.size} board")
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UserError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    if args.out == "":
+        raise UserError("--out '': give a folder name")
     out = Path(args.out) if args.out else Path("runs") / f"match-{time.strftime('%Y%m%d-%H%M%S')}"
     made = not out.exists()
     _check_out_folder(out)

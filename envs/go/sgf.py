@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlkit.atomic import atomic_write_text
+from rlkit.errors import one_line
 
-from .coords import color_letter, format_sgf_point, is_number, parse_sgf_point
+from .coords import color_letter, format_sgf_point, parse_number, parse_sgf_point
 from .game import Game, IllegalMove, format_komi, parse_komi
 
 
@@ -22,7 +23,10 @@ SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break re
 
 
 class SgfError(ValueError):
-    """A malformed or unusable SGF file; the message names the file and position."""
+    """A malformed or unusable SGF file; the message, one line, names the file and position."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))  # it quotes the file's text, line breaks included
 
 
 @dataclass
@@ -116,13 +120,13 @@ class _Parser:
             start = self.i
             while self.i < len(self.text) and self.text[self.i].isalpha():
                 self.i += 1
-            ident = "".join(ch for ch in self.text[start:self.i] if ch.isupper())
-            values = []
+            name = self.text[start:self.i]
+            ident = "".join(ch for ch in name if ch.isupper())
             if self.peek() != "[":
-                raise self.fail(f"property {ident or self.text[start:self.i]} has no value")
+                raise self.fail(f"property {ident or name} has no value", start)
+            values = props.setdefault(ident, ([], start))[0]  # a property given again adds its values
             while self.peek() == "[":
                 values.append(self.value())
-            props[ident] = (props.get(ident, ([], start))[0] + values, start)
         return props
 
     def value(self) -> str:
@@ -186,9 +190,10 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     if prop(root, "GM", "1").strip() != "1":
         raise parser.fail("not a Go game (GM is not 1)", root["GM"][1])
     size_text = prop(root, "SZ", "19").strip()
-    if not is_number(size_text) or not 5 <= int(size_text) <= 19:
+    n = parse_number(size_text)
+    if n is None or not 5 <= n <= 19:
         raise parser.fail(f"board size SZ[{size_text}] is not a square size 5..19", root.get("SZ", ([], 0))[1])
-    rec.size = n = int(size_text)
+    rec.size = n
     if "KM" in root:
         try:
             rec.komi = parse_komi(prop(root, "KM"))

@@ -103,6 +103,10 @@ def test_genmove_never_fills_its_own_eyes(engine):
     ("boardsize \u00b2", "unacceptable size"),  # "²" passes str.isdigit, not int()
     ("loadsgf game.sgf \u00b2", "move number is not an integer"),
     ("\u00b2 name", "unknown command"),  # not an id
+    # numbers of over 4,300 digits, which int() refuses: internal errors before
+    ("boardsize 1" + "0" * 4300, "unacceptable size"),
+    ("play b A1" + "0" * 4300, "invalid vertex"),
+    ("loadsgf /nonexistent/game.sgf 1" + "0" * 4300, "cannot load file"),
     ("printsgf /nonexistent-folder/sub/game.sgf", "cannot write /nonexistent-folder/sub/game.sgf: no such folder"),
 ])
 def test_malformed_input_is_answered_with_a_question_mark(engine, command, message):
@@ -110,6 +114,16 @@ def test_malformed_input_is_answered_with_a_question_mark(engine, command, messa
     assert not ok and message in text
     assert ask(engine, "protocol_version") == (True, "2")  # still alive
     assert ask(engine, "play b e5")[0]
+
+
+def test_a_failure_that_quotes_line_breaks_keeps_to_one_line(engine, tmp_path):
+    """An SGF error quoting the file's blank line ended the reply early: the controller read the
+    rest of the message as the next reply."""
+    path = tmp_path / "broken.sgf"
+    path.write_text("(;GM[1]SZ[9\n\n;B[cc])")
+    reply = engine.handle(f"loadsgf {path}")
+    assert reply.startswith("? cannot load file") and reply.endswith("\n\n") and reply.count("\n") == 2
+    assert "SZ[9\\n\\n;B[cc]" in reply
 
 
 def test_illegal_moves_are_refused_and_the_game_goes_on(engine):
@@ -200,6 +214,9 @@ def test_cli_rejects_bad_options_with_one_line(args, message):
     (["--size", "abc"], "rlkit gtp: error: argument --size: invalid int value: 'abc'"),
     (["--komi"], "rlkit gtp: error: argument --komi: expected one argument"),
     (["--colour", "black"], "rlkit gtp: error: unrecognized arguments: --colour black"),
+    (["--seed", "4294967296"], "rlkit gtp: error: --seed 4294967296: must be 0..4294967295"),  # wrapped around
+    (["--seed", "18446744073709551616"], "rlkit gtp: error: --seed 18446744073709551616: must be 0..4294967295"),
+    (["--seed", "-1"], "rlkit gtp: error: --seed -1: must be 0..4294967295"),
 ])
 def test_argument_errors_are_one_line(capsys, args, message):
     assert_one_line_error(capsys, ["gtp", *args], message)

@@ -347,6 +347,7 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
     (["--black", "x"], "rlkit match: error: the following arguments are required: --white"),
     (["--black", "x", "--white", "y", "--timeout", "soon"],
      "rlkit match: error: argument --timeout: invalid float value: 'soon'"),
+    (["--black", "x", "--white", "y", "--out", ""], "rlkit match: error: --out '': give a folder name"),  # ran into runs/
 ])
 def test_argument_errors_are_one_line(capsys, args, message):
     assert_one_line_error(capsys, ["match", *args], message)

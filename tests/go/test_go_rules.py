@@ -210,6 +210,15 @@ def test_only_black_and_white_play(color):
     assert not game.board().any() and game.moves == [] and game.to_play == 1 and game.is_legal(40)
 
 
+def test_refused_setup_stones_leave_the_board_as_it_was():
+    """The stones of the list placed before the refused one stayed, unrecorded, until an undo."""
+    game = Game(9)
+    game.place_setup([(2, 1)])
+    with pytest.raises(ValueError, match="occupied"):
+        game.place_setup([(1, 0), (1, 40), (1, 0)])
+    assert game.setup == [(2, 1)] and game.stones(1) == [] and game.stones(2) == [1]
+
+
 @pytest.mark.parametrize("max_moves", [0, -4])
 def test_a_game_needs_room_for_a_move(max_moves):
     """max_moves=0 never grew (0 doubled is 0): the second move replayed the game forever."""
