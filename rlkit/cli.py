@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import signal
 import sys
 
-from rlkit.errors import Stopped, Terminated, UserError, one_line
+from rlkit.errors import Stopped, Terminated, UserError, one_line, raise_terminated
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,8 +26,22 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand; turn UserError into one line on stderr and exit status 2
-    (Stopped, a command that cannot go on, such as a run whose disk is full: one line, exit status 1)."""
-    argv = sys.argv[1:] if argv is None else argv
+    (Stopped, a command that cannot go on, such as a run whose disk is full: one line, exit status 1).
+
+    Without `argv` this is the `rlkit` process itself: SIGTERM unwinds as Ctrl-C does from the
+    start, and once the command is over both are ignored, as a signal while the interpreter shuts
+    down (a second or so with torch loaded) would change the exit status or print a traceback."""
+    if argv is not None:
+        return _dispatch(argv)
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        return _dispatch(sys.argv[1:])
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _dispatch(argv: list[str]) -> int:
     if not argv:
         print(f"rlkit: error: give a command ({', '.join(COMMANDS)}); rlkit --help says more", file=sys.stderr)
         return 2
@@ -36,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     if argv[0] == "--version":
-        print(f"rlkit {importlib.metadata.version('rlkit')}")
+        from importlib.metadata import version  # 40 ms: only here (a signal while importing is a traceback)
+
+        print(f"rlkit {version('rlkit')}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:

@@ -28,6 +28,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM before a command installs its own handling: unwinds as Ctrl-C does; exit status 143."""
 
 
+def raise_terminated(signum: int, frame: object) -> None:
+    """A SIGTERM handler: unwind as Ctrl-C does (a half-made run is undone, GTP engines stopped)."""
+    raise Terminated
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad arguments as a UserError (one line, exit 2) instead of usage text."""
 

@@ -103,6 +103,7 @@ class Run:
             lock, lock_created = lock_run(run_dir, "--run-dir")
             try:
                 refuse_a_run_in(run_dir, locked=True)  # another process may have made one here since the check above
+                remove_stale_temporaries(run_dir, "--run-dir")  # of a start killed while writing its config.yaml
                 save_config(config, run_dir / "config.yaml")
             except BaseException:
                 os.close(lock)

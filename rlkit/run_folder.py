@@ -85,15 +85,15 @@ def refuse_a_run_in(run_dir: Path, locked: bool = False) -> None:
     raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
 
 
-def remove_stale_temporaries(run_dir: Path) -> None:
+def remove_stale_temporaries(run_dir: Path, option: str = "--resume") -> None:
     """Delete the temporary files of writes a killed process left unfinished (a replay's can be GBs).
-    Called with the run's lock held, so no other process is writing them."""
+    Called with the run's lock held, so no other process is writing them; `option` is named in errors."""
     for pattern in ("checkpoints/.step_*.tmp", "checkpoints/.replay_*.tmp", ".config.yaml.*.tmp"):
         for stale in run_dir.glob(pattern):
             try:
                 stale.unlink(missing_ok=True)
             except OSError as error:  # a read-only folder: the run could not save its checkpoints either
-                raise UserError(f"--resume {run_dir}: cannot write to the run folder ({error.strerror})") from None
+                raise UserError(f"{option} {run_dir}: cannot write to the run folder ({error.strerror})") from None
 
 
 def checkpoints_of(run_dir: Path) -> list[Path]:

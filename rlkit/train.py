@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rlkit.config import agent_module, key_source, load_config
-from rlkit.errors import ArgumentParser, Terminated, TrainingStopped, UserError
+from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
 
 
 def run_folder(text: str) -> Path:
@@ -51,15 +51,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _stop_setting_up(signum: int, frame) -> None:
-    """SIGTERM before training starts acts as Ctrl-C does then: the half-made run is undone."""
-    raise Terminated
-
-
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit train`. Exit status 0 when the run completes, 128 + the signal's
     number (130, 143) when SIGINT or SIGTERM stopped it at a checkpoint, 2 for bad input."""
-    previous = signal.signal(signal.SIGTERM, _stop_setting_up)  # until Run.start installs the loop's own
+    previous = signal.signal(signal.SIGTERM, raise_terminated)  # until Run.start installs the loop's own
     try:
         return _train(argv)
     finally:

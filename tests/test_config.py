@@ -1,6 +1,8 @@
 """Config loading and the CLI's answers to bad input: one line naming the file and key, exit 2."""
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +264,8 @@ def test_resume_names_a_checkpoint_that_is_not_one_of_the_runs(tmp_path, root, c
 
 
 def test_resume_clears_what_a_killed_save_left_and_counts_only_real_checkpoints(tmp_path, root, monkeypatch):
-    """A kill mid-save leaves temporary files (a replay's can be GBs): the next resume deletes them.
+    """A kill mid-save leaves temporary files (a replay's can be GBs): the next resume deletes them, and
+    a fresh start those of a start killed while writing its config.yaml.
     A stray file named step_*.pt is neither resumed from nor counted among the three kept. A budget
     lowered below the run's step by editing config.yaml is refused like the override. A run folder
     that cannot be written is one line, not a traceback."""
@@ -272,7 +275,11 @@ def test_resume_clears_what_a_killed_save_left_and_counts_only_real_checkpoints(
     from rlkit.run import Run
 
     run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    killed_start = run_dir / ".config.yaml.x0.tmp"  # a fresh start killed while writing its config.yaml
+    killed_start.write_bytes(b"half written")
     run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    assert not killed_start.exists()
     for step in (10, 20):
         run.save(step, {"learner": {}})
     run.finish()
@@ -512,6 +519,31 @@ def test_sigterm_while_setting_up_leaves_no_run_folder_and_exits_143(tmp_path, r
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_rlkit_process_takes_sigterm_as_ctrl_c_from_the_start():
+    """Only `rlkit train` handled SIGTERM, and only once its own code ran: `rlkit gtp` died of it (-15)."""
+    process = subprocess.Popen([sys.executable, "-m", "rlkit.cli", "gtp"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdin.write("name\n")
+    process.stdin.flush()
+    assert process.stdout.readline() == "= rlkit\n"  # serving
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err == ""
+
+
+def test_signals_while_the_rlkit_process_shuts_down_change_nothing():
+    """After the command, the interpreter takes a second or so to shut down with torch loaded: a
+    signal then made a finished run exit -15 or -2, or printed a KeyboardInterrupt traceback."""
+    script = ("import atexit, os, signal, sys\n"
+              "from rlkit.cli import main\n"
+              "atexit.register(lambda: [os.kill(os.getpid(), s) for s in (signal.SIGINT, signal.SIGTERM)])\n"
+              "sys.argv = ['rlkit', 'gtp']\n"
+              "sys.exit(main())\n")
+    result = subprocess.run([sys.executable, "-c", script], input="quit\n", capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "=\n\n", "")
 
 
 def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
