@@ -110,12 +110,11 @@ class Game:
             check_color(color)
             if not 0 <= p < self.pass_action:  # the compiled engine does not check bounds
                 raise ValueError(f"setup stone at {p} is off the board")
-        for placed, (color, p) in enumerate(stones):
+        for color, p in stones:
             if not E.is_legal(self.pts, self.hz, 0, self.nbr, p, color) or (
                 E.place(self.pts, self.meta, self.hz, 0, self.nbr, p, color) > 0
             ):
-                if placed:  # take the stones of this call off again
-                    self.clear(keep_setup=True)
+                self.clear(keep_setup=True)  # take this call's stones off again (and put back any captured)
                 raise ValueError(f"setup stone at {p} is on an occupied point or without liberties")
         self.setup.extend(stones)
         E.forget_history(self.pts, self.meta, self.hz, self.hist, 0)

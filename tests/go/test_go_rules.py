@@ -217,6 +217,10 @@ def test_refused_setup_stones_leave_the_board_as_it_was():
     with pytest.raises(ValueError, match="occupied"):
         game.place_setup([(1, 0), (1, 40), (1, 0)])
     assert game.setup == [(2, 1)] and game.stones(1) == [] and game.stones(2) == [1]
+    game.place_setup([(1, 0), (1, 2)])
+    with pytest.raises(ValueError, match="without liberties"):  # it would capture White's stone
+        game.place_setup([(1, 10)])
+    assert game.stones(1) == [0, 2] and game.stones(2) == [1]
 
 
 @pytest.mark.parametrize("max_moves", [0, -4])
