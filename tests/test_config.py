@@ -1,5 +1,6 @@
 """Config loading and the CLI's answers to bad input: one line naming the file and key, exit 2."""
 
+import select
 import signal
 import subprocess
 import sys
@@ -527,6 +528,7 @@ def test_the_rlkit_process_takes_sigterm_as_ctrl_c_from_the_start():
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.stdin.write("name\n")
     process.stdin.flush()
+    assert select.select([process.stdout], [], [], 60)[0], "no reply within 60 s"
     assert process.stdout.readline() == "= rlkit\n"  # serving
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)

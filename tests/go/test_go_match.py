@@ -105,9 +105,9 @@ def test_an_engine_that_never_answers_is_killed_and_stops_the_match(tmp_path):
     stalls, fake, pid_file = tmp_path / "stalls.py", tmp_path / "fake.py", tmp_path / "pid"
     stalls.write_text(STALLS_ON_GENMOVE)
     fake.write_text(FAKE)
-    with pytest.raises(Stopped, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 0.5 s"):
+    with pytest.raises(Stopped, match=r"game 1: .*stalls.py.* did not answer 'genmove black' within 2 s"):
         main(["--black", f"{sys.executable} {stalls} {pid_file}", "--white", f"{sys.executable} {fake}",
-              "--games", "1", "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
+              "--games", "1", "--size", "5", "--timeout", "2", "--out", str(tmp_path / "out")])
     assert _reaped(int(pid_file.read_text()))
     assert not list((tmp_path / "out").glob("*.sgf"))  # a game with no move leaves no record
 
@@ -165,9 +165,9 @@ def test_a_match_stopped_by_a_failing_engine_still_reports_its_finished_games(tm
     fake, engine = tmp_path / "fake.py", tmp_path / "engine.py"
     fake.write_text(FAKE)
     engine.write_text(PASSES_THEN_STALLS)
-    with pytest.raises(Stopped, match=r"game 2: .* within 0.5 s; stopped it; the match ends after 1 finished game"):
+    with pytest.raises(Stopped, match=r"game 2: .* within 2 s; stopped it; the match ends after 1 finished game"):
         main(["--black", f"{sys.executable} {fake}", "--white", f"{sys.executable} {engine}", "--games", "3",
-              "--size", "5", "--timeout", "0.5", "--out", str(tmp_path / "out")])
+              "--size", "5", "--timeout", "2", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     # Game 1: A1, pass, then A1 again on an occupied point; Black forfeits.
     assert "game 1: black always-a1, white passes-then-stalls: W+F" in out
