@@ -68,7 +68,7 @@ def _dispatch(argv: list[str]) -> int:
             raise
         # a path the system refuses before any work began (a name too long, a folder not readable);
         # the commands turn a failed write during their work into Stopped themselves
-        print(f"rlkit {name}: error: {error.filename}: {error.strerror}", file=sys.stderr)
+        print(f"rlkit {name}: error: {one_line(f'{error.filename}: {error.strerror}')}", file=sys.stderr)
         return 2
     except Stopped as error:
         print(f"rlkit {name}: error: {one_line(str(error))}", file=sys.stderr)

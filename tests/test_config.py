@@ -810,13 +810,14 @@ def test_a_run_in_training_before_its_first_checkpoint_is_not_called_abandoned(t
 @pytest.mark.parametrize("command", [["train", "configs/cartpole_dqn.yaml", "--run-dir"], ["train", "--resume"],
                                      ["train"], ["evaluate"]])
 def test_a_path_the_system_refuses_is_one_line(tmp_path, root, capsys, command):
-    too_long = str(tmp_path / ("x" * 300))
+    too_long = str(tmp_path / ("x" * 150 + "\n" + "x" * 150))  # a line break in it stays on the one line
     argv = [*(str(root / arg) if arg.endswith(".yaml") else arg for arg in command), too_long]
     from rlkit.cli import main as cli_main
 
     assert cli_main(argv) == 2
     (line,) = capsys.readouterr().err.splitlines()  # the path, or a file in it, is named
-    assert line.startswith(f"rlkit {command[0]}: error: {too_long}") and line.endswith(": File name too long")
+    shown = too_long.replace("\n", "\\n")
+    assert line.startswith(f"rlkit {command[0]}: error: {shown}") and line.endswith(": File name too long")
 
 
 def test_a_gpu_index_past_the_machines_gpus_is_one_line(monkeypatch):
