@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlkit.errors import UserError
 from rlkit.memory import require_memory
 
 
@@ -16,17 +17,32 @@ def is_pixels(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
 
 
+def conv_side(pixels: int) -> int:
+    """The side a frame's `pixels` shrink to through the Nature CNN's three convolutions."""
+    after_first = (pixels - 8) // 4 + 1
+    after_second = (after_first - 4) // 2 + 1
+    return after_second - 2
+
+
 class NatureCNN(nn.Module):
     """Mnih et al. (2015) convolutional torso; takes uint8 frames and scales them itself.
 
-    `hidden=0` leaves out the fully connected layer: the torso then ends at the 3136 flattened
-    convolution features (a dueling network puts one such layer in each of its two streams).
+    `frame_shape` is (channels, height, width): 84x84 Atari frames flatten to 64x7x7 = 3136
+    features, and any frame of at least 36x36 pixels fits. `hidden=0` leaves out the fully connected
+    layer: the torso then ends at the flattened convolution features (a dueling network puts one
+    such layer in each of its two streams).
     """
 
     HIDDEN = 512  # width of the fully connected layer
+    MIN_SIDE = 36  # the three convolutions leave at least 1x1 of a frame this size
 
-    def __init__(self, channels: int, hidden: int = HIDDEN):
+    def __init__(self, frame_shape: tuple[int, ...], hidden: int = HIDDEN):
         super().__init__()
+        channels, height, width = frame_shape
+        if min(height, width) < self.MIN_SIDE:
+            raise UserError(f"env.id: frames of {height}x{width} pixels are too small for the Nature CNN "
+                            f"(at least {self.MIN_SIDE}x{self.MIN_SIDE})")
+        flat = 64 * conv_side(height) * conv_side(width)
         layers: list[nn.Module] = [
             nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
             nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
@@ -34,12 +50,12 @@ class NatureCNN(nn.Module):
             nn.Flatten(),
         ]
         if hidden:
-            layers += [nn.Linear(64 * 7 * 7, hidden), nn.ReLU()]
+            layers += [nn.Linear(flat, hidden), nn.ReLU()]
         self.net = nn.Sequential(*layers)  # holds the layers (and so names the checkpoint's weights)
         # plain lists: modules assigned as attributes would be registered (and saved) a second time
         self._convs = [layer for layer in layers if isinstance(layer, nn.Conv2d)]
         self._linears = [layer for layer in layers if isinstance(layer, nn.Linear)]
-        self.out_features = hidden or 64 * 7 * 7
+        self.out_features = hidden or flat
         # channels_last runs a CPU training step of this net ~1.45x faster than NCHW
         self.to(memory_format=torch.channels_last)
 
@@ -79,5 +95,5 @@ class MLP(nn.Module):
 def make_torso(space: gym.Space, hidden: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Module:
     """Nature CNN for images, MLP otherwise; `.out_features` gives the feature size."""
     if is_pixels(space):
-        return NatureCNN(space.shape[0])
+        return NatureCNN(space.shape)
     return MLP(int(np.prod(space.shape)), hidden, activation)

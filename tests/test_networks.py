@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from rlkit.agents.networks import NatureCNN
+from rlkit.errors import UserError
 
 
 @pytest.mark.parametrize("hidden", [512, 0])
 def test_forward_and_gradients_equal_the_layer_stack(hidden):
     torch.manual_seed(0)
-    net = NatureCNN(4, hidden=hidden)
+    net = NatureCNN((4, 84, 84), hidden=hidden)
     frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
     ours = net(frames)
     ours.square().sum().backward()
@@ -29,7 +30,7 @@ def test_forward_and_gradients_equal_the_layer_stack(hidden):
 def test_a_deep_copy_computes_with_its_own_weights():
     """DQN's target network is a deep copy: it must not follow the online network's later updates."""
     torch.manual_seed(0)
-    online = NatureCNN(4)
+    online = NatureCNN((4, 84, 84))
     target = copy.deepcopy(online)
     frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
     before = target(frames)
@@ -38,3 +39,18 @@ def test_a_deep_copy_computes_with_its_own_weights():
             p.add_(0.1)
     torch.testing.assert_close(target(frames), before)
     assert not torch.allclose(online(frames), before)
+
+
+@pytest.mark.parametrize("frame_shape, flat", [((4, 84, 84), 64 * 7 * 7), ((3, 72, 128), 64 * 5 * 12),
+                                               ((1, 36, 36), 64)])
+def test_any_frame_of_at_least_36_pixels_a_side_fits(frame_shape, flat):
+    """Atari's 84x84 gives the paper's 3136 features; other sizes (Doom's 128x72, say) their own."""
+    assert NatureCNN(frame_shape, hidden=0).out_features == flat
+    net = NatureCNN(frame_shape)
+    assert net(torch.zeros(2, *frame_shape, dtype=torch.uint8)).shape == (2, 512)
+    assert net.net[7].in_features == flat
+
+
+def test_a_frame_too_small_for_the_convolutions_is_refused_in_one_line():
+    with pytest.raises(UserError, match=r"frames of 35x84 pixels are too small for the Nature CNN \(at least 36x36\)"):
+        NatureCNN((4, 35, 84))

@@ -30,7 +30,7 @@ class QNetwork(nn.Module):
             self.head = nn.Linear(self.torso.out_features, num_actions)
             return
         if is_pixels(obs_space):
-            self.torso, width = NatureCNN(obs_space.shape[0], hidden=0), NatureCNN.HIDDEN
+            self.torso, width = NatureCNN(obs_space.shape, hidden=0), NatureCNN.HIDDEN
         elif hidden:
             self.torso, width = make_torso(obs_space, hidden[:-1]), hidden[-1]
         else:
