@@ -143,8 +143,13 @@ class ReplayBuffer:
     # ---- writing ------------------------------------------------------------------------
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
             reset: np.ndarray, final_obs: np.ndarray) -> None:
-        """Record one vector step: `obs` the observations acted on; `reset`/`final_obs` as in VecStep."""
+        """Record one vector step: `obs` the observations acted on; `reset`/`final_obs` as in VecStep.
+        Every array holds one row per env of the buffer (its compiled writer does not check)."""
         reset = np.asarray(reset, dtype=bool)
+        for name, array in (("obs", obs), ("actions", actions), ("rewards", rewards), ("terminated", terminated),
+                            ("reset", reset), ("final_obs", final_obs)):
+            if len(array) != self.num_envs:
+                raise ValueError(f"ReplayBuffer.add: {name} has {len(array)} rows for a buffer of {self.num_envs} envs")
         rows = self.head.copy() if self.tree is not None else None
         _write_step(self._newest_frame(obs), actions, rewards, terminated, reset, self.is_first, self.frames,
                     self.actions, self.rewards, self.terminated, self.ended, self.first, self.start, self.head,

@@ -120,6 +120,19 @@ def test_a_full_buffer_holds_at_least_its_capacity(num_envs):
     assert replay.sample(32, torch.device("cpu")).obs.shape == (32, 2)
 
 
+def test_a_step_for_another_number_of_envs_is_refused_and_writes_nothing():
+    """The compiled writer indexes by env: 4 rows into an 8-env buffer once advanced all 8 heads and
+    read past the arrays (an actor holding half the envs must get a buffer of its own)."""
+    replay = ReplayBuffer(capacity=64, num_envs=8, frame_shape=(2,), frame_dtype=np.float32, stack=1)
+    zeros = np.zeros(4)
+    with pytest.raises(ValueError, match="obs has 4 rows for a buffer of 8 envs"):
+        replay.add(np.ones((4, 2)), zeros.astype(np.int64), zeros, zeros > 0, zeros > 0, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="final_obs has 4 rows"):
+        replay.add(np.ones((8, 2)), np.zeros(8, np.int64), np.zeros(8), np.zeros(8, bool), np.zeros(8, bool),
+                   np.ones((4, 2)))
+    assert (replay.head == 0).all() and (replay.count == 0).all()
+
+
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_buffer_refuses_to_start_exactly_when_memory_is_short(monkeypatch, prioritized):
     import rlkit.memory
