@@ -72,6 +72,7 @@ class TrainConfig:
 
     total_steps: int = field(default=100_000, metadata=at_least(1))  # env steps over all envs
     checkpoint_every: int = field(default=100_000, metadata=at_least(1))
+    keep_checkpoints: int = field(default=3, metadata=at_least(1))  # the newest N stay, with their replays
     save_replay: bool = False
     log_every: int = field(default=1_000, metadata=at_least(1))
     progress_bar: bool = True

@@ -103,7 +103,7 @@ class Logger:
                             disable=not self._show_progress, smoothing=0.05)
             self.bar.start_t = self.bar.last_print_t = self._started
         self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
-        recent = f"{np.mean(self.returns):.1f}" if self.returns else "-"
+        recent = "-" if (mean := self.recent_return()) is None else f"{mean:.1f}"
         postfix = f"sps={self.sps:.0f} return={recent}" + (f" {note}" if note else "")
         self.bar.set_postfix_str(postfix, refresh=False)  # drawn by update()
         self.bar.update(step - self.bar.n)

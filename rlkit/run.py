@@ -24,7 +24,6 @@ from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, latest_checkpoint
                                remove_new_folders, remove_stale_temporaries, trained_elsewhere)
 
 REPLAY_NAME = re.compile(r"replay_\d+\.npz")
-KEEP_CHECKPOINTS = 3
 # Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
 FIXED_ON_RESUME = ("algo", "env.id", "env.frame_stack")
 
@@ -301,10 +300,10 @@ class Run:
             raise TrainingStopped(f"{path}: cannot write the checkpoint ({error.strerror or error}), so training "
                                   f"stopped; {self.newest_checkpoint_note()}") from None
         self.saved_step = step
-        checkpoints = checkpoints_of(self.dir)
-        for stale in checkpoints[:-KEEP_CHECKPOINTS]:
+        checkpoints, keep = checkpoints_of(self.dir), self.config.train.keep_checkpoints
+        for stale in checkpoints[:-keep]:
             stale.unlink(missing_ok=True)
-        kept = {p.name.replace("step_", "replay_").replace(".pt", ".npz") for p in checkpoints[-KEEP_CHECKPOINTS:]}
+        kept = {p.name.replace("step_", "replay_").replace(".pt", ".npz") for p in checkpoints[-keep:]}
         for replay_file in folder.glob("replay_*.npz"):  # also those a crash left without their checkpoint
             if replay_file.name not in kept:
                 replay_file.unlink(missing_ok=True)

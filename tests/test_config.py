@@ -217,19 +217,21 @@ def test_storage_too_big_for_memory_is_refused_and_leaves_no_run_folder(tmp_path
     assert not (tmp_path / "runs" / "big").exists()
 
 
-def test_checkpoints_keep_the_newest_three_and_no_orphan_replays(tmp_path, root):
+@pytest.mark.parametrize("overrides, kept_steps", [([], (20, 30, 40)), (["train.keep_checkpoints=1"], (40,)),
+                                                  (["train.keep_checkpoints=5"], (10, 20, 30, 40))])
+def test_checkpoints_keep_the_newest_few_and_no_orphan_replays(tmp_path, root, overrides, kept_steps):
     import numpy as np
 
     from rlkit.run import Run
 
-    run = Run.create(load_config(root / CARTPOLE, []), tmp_path / "run", root / CARTPOLE)
+    run = Run.create(load_config(root / CARTPOLE, overrides), tmp_path / "run", root / CARTPOLE)
     folder = tmp_path / "run" / "checkpoints"
     folder.mkdir()
     (folder / "replay_000000000007.npz").write_bytes(b"left by a crash before its checkpoint")
     for step in (10, 20, 30, 40):
         run.save(step, {"weights": torch.zeros(2)}, {"frames": np.zeros(3)})
     run.finish()
-    kept = [f"{kind}_{step:012d}.{ext}" for step in (20, 30, 40) for kind, ext in (("replay", "npz"), ("step", "pt"))]
+    kept = [f"{kind}_{step:012d}.{ext}" for step in kept_steps for kind, ext in (("replay", "npz"), ("step", "pt"))]
     assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
     assert torch.load(folder / "step_000000000040.pt", weights_only=True)["replay_file"] == "replay_000000000040.npz"
 
