@@ -9,7 +9,8 @@
 #                                  its events, then CUDA and CPU rollout throughput
 # The GPU learning run was done on 2026-11-27 (bench/RESULTS.md); `speed` is what is still open.
 # Three 50 s rollout limits all expired on 2026-11-27: ale-py builds Atari envs one after another
-# (~0.18 s each), and each benchmark builds four vector envs; the limits are now 120 s.
+# (~0.18 s each), and each benchmark builds two vector envs; `finish` now allows 120 s a run; `speed`
+# allows 75 s and 80 s, so that its five limits together stay under the call's 560 s.
 # Results land in $OUT; bench/RESULTS.md holds what earlier runs gave.
 # Needs wheels of gymnasium, ale-py, farama-notifications and stable-baselines3 for the machine's
 # Python in .whl/ (carry it).
@@ -35,9 +36,9 @@ if [ "${1:-}" = speed ]; then
     echo "== PPO against SB3, 2 pinned cores"
     timeout 110 $pinned python3 $REPO/bench/ppo_atari_sps.py --threads 2 --rollouts 3 2>&1 | grep -v Warn | tee "$OUT"/ppo_2cores.txt
     echo "== rollout against bare ale-py, 2 pinned cores"
-    timeout 60 $pinned python3 $REPO/bench/atari_rollout.py --device cpu --steps 16000 2>&1 | grep -v Warn | tee "$OUT"/rollout_2cores.txt
+    timeout 75 $pinned python3 $REPO/bench/atari_rollout.py --device cpu --steps 16000 2>&1 | grep -v Warn | tee "$OUT"/rollout_2cores.txt
     echo "== rollout, CUDA, 64 envs, 16 threads"
-    timeout 70 python3 $REPO/bench/atari_rollout.py --device cuda --envs 64 --threads 16 --steps 32000 2>&1 | grep -v Warn | tee "$OUT"/rollout_cuda.txt
+    timeout 80 python3 $REPO/bench/atari_rollout.py --device cuda --envs 64 --threads 16 --steps 32000 2>&1 | grep -v Warn | tee "$OUT"/rollout_cuda.txt
     echo "== DQN and PPO Pong runs on CUDA (device auto): smoke, checkpoint, resume"
     timeout 90 python3 -m pytest -q -x -p no:cacheprovider $REPO/tests/test_dqn.py $REPO/tests/test_ppo_runs.py -k pong 2>&1 | tail -5 | tee "$OUT"/tests_cuda.txt
 elif [ "${1:-}" = start ]; then

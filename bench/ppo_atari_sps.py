@@ -1,7 +1,8 @@
 """rlkit PPO against Stable-Baselines3 PPO on Pong: environment steps per second, side by side.
 
 Both train with CleanRL's ppo_atari hyperparameters (8 envs x 128 steps, 4 epochs of 4
-minibatches, Nature CNN) for the same number of steps; the first rollout's collection is a
+minibatches, Nature CNN, the learning rate annealed to 0, the value loss clipped: SB3's
+`clip_range_vf`, which regresses the clipped value alone where CleanRL takes the larger loss) for the same number of steps; the first rollout's collection is a
 warm-up and is not timed. Each timed block is one iteration's learning plus the next rollout, so
 SPS counts acting, emulation and learning alike on both sides (the phase means printed cover the
 timed rollouts). The two train in two
@@ -90,8 +91,8 @@ def sb3_train(clock: BlockClock, total: int, threads: int, device: str, sb3_mall
     env = VecFrameStack(make_atari_env("ALE/Pong-v5", n_envs=8, seed=1,
                                        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0}),
                         n_stack=4)
-    model = PPO("CnnPolicy", env, n_steps=128, batch_size=256, n_epochs=4, learning_rate=2.5e-4,
-                clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.99,
+    model = PPO("CnnPolicy", env, n_steps=128, batch_size=256, n_epochs=4, learning_rate=lambda remaining: 2.5e-4 * remaining,
+                clip_range=0.1, clip_range_vf=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.99,
                 gae_lambda=0.95, device=device, seed=1, verbose=0)
     # SB3's seeding turns on deterministic cuDNN process-wide; rlkit runs without it, so SB3 should too
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags

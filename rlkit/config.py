@@ -22,7 +22,8 @@ import yaml
 from rlkit.atomic import atomic_write_text
 from rlkit.errors import UserError
 
-# algo name -> module exposing `AgentConfig` (a dataclass) and `train(run) -> None`
+# algo name -> module exposing `AgentConfig` (a dataclass), `train(run) -> None` and `policy(...)`
+# (the trained policy, for `rlkit evaluate`)
 ALGOS: dict[str, str] = {
     "dqn": "rlkit.agents.dqn",
     "ppo": "rlkit.agents.ppo",
@@ -54,7 +55,7 @@ class EnvConfig:
     id: str = "CartPole-v1"
     # a bound that catches a slip (1e8 envs took minutes to build before failing); EnvPool-scale runs use hundreds
     num_envs: int = field(default=1, metadata=between(1, 4096))
-    num_threads: int = field(default=0, metadata=between(0, 1024))  # emulator threads; 0 = one per core
+    num_threads: int = field(default=0, metadata=between(0, 1024))  # emulator threads; 0 = one per core, at most one per env
     # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018); the upper
     # bounds are ale-py's 32-bit integers (a larger value failed inside its constructor)
     frame_stack: int = field(default=4, metadata=between(1, 64))
@@ -372,7 +373,7 @@ def _as_number(value: Any) -> float | int | None:
 
 
 def _check_range(value: Any, metadata: Any, where: str) -> None:
-    """Apply `at_least` / `between` field metadata."""
+    """Apply `at_least` / `between` / `above_up_to` field metadata."""
     low, high, above = metadata.get("min"), metadata.get("max"), metadata.get("above")
     if low is not None and value < low:
         raise UserError(f"{where}: must be >= {low}, got {value}")

@@ -266,7 +266,8 @@ class Run:
     # ---- checkpoints ----------------------------------------------------------------
     def check_finite(self, step: int, state: object) -> None:
         """Raise TrainingStopped if a floating tensor in `state` (a state dict, nested or not) holds
-        NaN or infinity. The loops call it after updates; `save` calls it before writing."""
+        NaN or infinity. PPO calls it after every update, DQN at every log point; `save` calls it before
+        writing, so no checkpoint holds weights that are not finite."""
         name = _first_nonfinite(state)
         if name is None:
             return

@@ -1,6 +1,6 @@
 """The vector-environment contract between adapters (envs/) and the rollout engine (rlkit/rollout.py).
 
-Every adapter's `make_vec(cfg)` returns an object with this shape. Environments auto-reset in the
+Every adapter (AtariVec, ClassicVec, GoVecEnv) has this shape; `rlkit.envs.make_vec(cfg)` picks one by id. Environments auto-reset in the
 same step an episode ends: `obs` already holds the new episode's first observation and
 `final_obs` holds the last observation of the one that ended, so no transition ever crosses an
 episode boundary.

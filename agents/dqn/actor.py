@@ -22,7 +22,8 @@ def linear_epsilon(step: int, start: float, end: float, duration: float) -> floa
 
 
 class EpsilonGreedyActor:
-    """Acts for N envs at once. Holds its own network reference so it can live in another process."""
+    """Acts for N envs at once with the Q-network it is given (in training, the learner's own), and
+    its own RNG for exploration."""
 
     def __init__(self, q_net: QNetwork, num_actions: int, seed: int):
         self.q_net = q_net
@@ -39,10 +40,6 @@ class EpsilonGreedyActor:
             return random_actions
         greedy = self.q_net(obs).argmax(dim=1).cpu().numpy()
         return np.where(explore, random_actions, greedy)
-
-    def set_weights(self, state_dict: dict) -> None:
-        """For a remote actor: load the learner's newest weights."""
-        self.q_net.load_state_dict(state_dict)
 
 
 def require_discrete(cfg: Config, action_space: gym.Space) -> None:

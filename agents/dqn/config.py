@@ -1,4 +1,4 @@
-"""DQN hyperparameters; defaults follow CleanRL's dqn_atari.py."""
+"""DQN hyperparameters; defaults follow CleanRL's dqn_atari.py, except Double DQN on and a Huber loss."""
 
 from __future__ import annotations
 

@@ -73,8 +73,8 @@ def train_on(run: Run, env: VecEnv) -> None:
                 replay.end_episodes()  # the envs restart: stored episodes end at their last step
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
-    # Updates wait for this many stored transitions: on a fresh run that is `learning_starts`;
-    # after a resume without a saved replay it refills the buffer first.
+    # Updates wait for this many stored transitions: on a fresh run `learning_starts`, capped at 90% of
+    # `buffer_size`; after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
     missing = max(warmup, agent.batch_size) - len(replay)  # transitions to collect before the first update
     if step < cfg.train.total_steps <= step + missing:

@@ -102,8 +102,8 @@ class Game:
         return int(E.play(self.pts, self.meta, self.hz, self.hist, 0, self.nbr, action, color))
 
     def place_setup(self, stones: list[tuple[int, int]]) -> None:
-        """Start the game from setup stones (SGF AB/AW); ValueError if a stone has no liberty, and
-        then the board keeps only the setup it had before."""
+        """Start the game from setup stones (SGF AB/AW); ValueError if a stone lands on an occupied
+        point, has no liberty or would capture, and then the board keeps only the setup it had before."""
         if self.moves:
             raise ValueError("setup stones after moves")
         for color, p in stones:
@@ -115,7 +115,7 @@ class Game:
                 E.place(self.pts, self.meta, self.hz, 0, self.nbr, p, color) > 0
             ):
                 self.clear(keep_setup=True)  # take this call's stones off again (and put back any captured)
-                raise ValueError(f"setup stone at {p} is on an occupied point or without liberties")
+                raise ValueError(f"setup stone at {p} is on an occupied point, has no liberty or would capture")
         self.setup.extend(stones)
         E.forget_history(self.pts, self.meta, self.hz, self.hist, 0)
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-QUIT_SECONDS = 5.0  # how long close() waits for an engine to answer `quit` and exit before killing it
+QUIT_SECONDS = 5.0  # close() waits this long for the `quit` reply, then as long again for the exit, before a kill
 
 
 class GtpError(RuntimeError):

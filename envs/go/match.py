@@ -5,7 +5,8 @@ Engine A (`--black`) takes Black in odd-numbered games and White in even ones; e
 komi), a resignation, an illegal move (a forfeit), or `--max-moves` (scored as it stands).
 Every game is written as SGF; the win rate of engine A comes with a 95% Wilson interval.
 An engine that exits, answers out of protocol, or takes longer than `--timeout` seconds to answer
-stops the match with a one-line error and exit status 1 (a slow engine is killed first); games
+stops the match with a one-line error and exit status 1 (exit status 2 while it is starting up; a
+slow engine is killed first); games
 already played keep their records, and the game it cut short is kept as SGF with no result. An
 --out folder that already holds game records is refused, so none is overwritten.
 """

@@ -70,6 +70,20 @@ def test_genmove_plays_legal_moves_until_both_sides_pass(engine):
     assert ask(engine, "final_score")[1][:2] in ("B+", "W+")
 
 
+def test_genmove_asks_the_player_it_was_given_and_refuses_its_illegal_move():
+    """`genmove=` is where an agent plugs in: it sees the game with the colour to move set."""
+    seen = []
+
+    def first_empty_point(game):
+        seen.append(game.to_play)
+        return 0  # A9 on 9x9 (point 0 is the top-left corner, as GTP prints the board)
+
+    engine = GtpEngine(size=9, genmove=first_empty_point)
+    assert ask(engine, "genmove w") == (True, "A9") and seen == [2]
+    assert ask(engine, "genmove b") == (False, "generated move A9: illegal move")
+    assert seen == [2, 1] and ask(engine, "list_stones white") == (True, "A9")
+
+
 def test_genmove_never_fills_its_own_eyes(engine):
     # Black owns the board with two single eyes; every other point is full: Black must pass.
     ask(engine, "boardsize 5")

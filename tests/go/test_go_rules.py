@@ -25,7 +25,7 @@ def test_capture_of_the_last_liberty_at_the_edge():
 
 
 def test_setup_with_a_dead_chain_is_rejected():
-    with pytest.raises(ValueError, match="without liberties"):
+    with pytest.raises(ValueError, match="has no liberty"):
         from_ascii("""
             . . . . .
             . . . . .
@@ -218,7 +218,7 @@ def test_refused_setup_stones_leave_the_board_as_it_was():
         game.place_setup([(1, 0), (1, 40), (1, 0)])
     assert game.setup == [(2, 1)] and game.stones(1) == [] and game.stones(2) == [1]
     game.place_setup([(1, 0), (1, 2)])
-    with pytest.raises(ValueError, match="without liberties"):  # it would capture White's stone
+    with pytest.raises(ValueError, match="would capture"):  # it would capture White's stone
         game.place_setup([(1, 10)])
     assert game.stones(1) == [0, 2] and game.stones(2) == [1]
 
