@@ -75,6 +75,12 @@ def refuse_a_run_in(run_dir: Path, locked: bool = False) -> None:
         if checkpoints_of(run_dir):  # its config.yaml was lost: a fresh run would prune them as its own
             raise UserError(f"--run-dir {run_dir}: holds the checkpoints of a run (but no config.yaml); "
                             "choose another --run-dir")
+        # `--run-dir runs` once wrote a run among the others (and TensorBoard then showed it twice)
+        held = sorted(p.name for p in run_dir.iterdir() if not left_by_a_start(p.name)) if run_dir.is_dir() else []
+        if held:
+            more = f" and {len(held) - 1} more" if len(held) > 1 else ""
+            raise UserError(f"--run-dir {run_dir}: the folder is not empty (it holds {held[0]}{more}); a run needs a "
+                            f"folder of its own, such as --run-dir {run_dir / 'NAME'}")
         return
     if not locked and trained_elsewhere(run_dir):
         raise UserError(f"--run-dir {run_dir}: another rlkit process is training a run there; choose another "
@@ -83,6 +89,11 @@ def refuse_a_run_in(run_dir: Path, locked: bool = False) -> None:
         raise UserError(f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
                         "before its first has nothing to continue: remove the folder or choose another --run-dir)")
     raise UserError(f"--run-dir {run_dir}: already holds a run (continue it with --resume {run_dir})")
+
+
+def left_by_a_start(name: str) -> bool:
+    """A file a fresh start leaves when it is discarded or killed: its lock, a half-written config."""
+    return name == ".lock" or (name.startswith(".config.yaml.") and name.endswith(".tmp"))
 
 
 def remove_stale_temporaries(run_dir: Path, option: str = "--resume") -> None:

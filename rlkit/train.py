@@ -31,7 +31,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("config", nargs="?", help="YAML config file (omit with --resume)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, type-checked like the file (agent.lr=1e-4)")
-    parser.add_argument("--run-dir", type=run_folder, help="where to write the run (must not hold one)")
+    parser.add_argument("--run-dir", type=run_folder, help="where to write the run: a new or empty folder")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its newest checkpoint")
     args = parser.parse_intermixed_args(argv)

@@ -178,6 +178,9 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root, monkey
         assert "no CUDA GPU" in cli_error_here(str(root / CARTPOLE), "device=cuda", cwd=tmp_path)
     assert "--resume runs/empty: no run there" in cli_error_here("--resume", "runs/empty", cwd=tmp_path)
     assert "already holds a run" in cli_error_here(str(root / CARTPOLE), "--run-dir", "runs/old", cwd=tmp_path)
+    assert cli_error_here(str(root / CARTPOLE), "--run-dir", "runs", cwd=tmp_path) == (
+        "rlkit train: error: --run-dir runs: the folder is not empty (it holds afile and 2 more); a run needs a "
+        "folder of its own, such as --run-dir runs/NAME")
     assert "has no checkpoint yet" in cli_error_here("--resume", "runs/old", cwd=tmp_path)
     assert "give the run's folder (runs/old), not a file" in cli_error_here("--resume", "runs/old/config.yaml", cwd=tmp_path)
     assert "--resume takes no CONFIG" in cli_error_here("--resume", "runs/old", str(root / CARTPOLE), cwd=tmp_path)
