@@ -1,7 +1,9 @@
-"""TensorBoard scalars plus a console progress bar (steps, SPS, recent return, ETA)."""
+"""TensorBoard scalars plus console progress (steps, SPS, recent return, ETA): a bar on a terminal,
+a plain line a minute where the output goes to a file (a bar there is a stream of carriage returns)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -27,6 +29,20 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 
 
 
+LINE_SECONDS = 60.0  # how often progress is printed as a line when there is no bar
+
+
+def console_is_terminal() -> bool:
+    """Whether stderr, where the bar draws, is a terminal (not a file, a pipe or a scheduler's log)."""
+    return sys.stderr.isatty()
+
+
+def clock_text(seconds: float) -> str:
+    """H:MM:SS, as the bar shows times."""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
 class Logger:
     """Writes scalars to RUN_DIR (TensorBoard) and drives the progress bar.
 
@@ -34,7 +50,8 @@ class Logger:
     purged, so curves continue without duplicated steps.
     """
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True,
+                 heading: str = ""):
         # TensorBoard's writer thread re-raises its OSError (a full disk) in the main thread at the
         # next write, where the run stops in one line; the thread's own traceback is left unprinted
         self._thread_hook = threading.excepthook
@@ -46,9 +63,11 @@ class Logger:
             raise
         self.returns: deque[float] = deque(maxlen=20)
         # The bar appears with the first progress() call, so an error found while the agent sets
-        # up (a checkpoint that does not fit) stays the only line on the console.
+        # up (a checkpoint that does not fit) stays the only line on the console; so does `heading`,
+        # printed when training starts. Without a bar, progress() prints a line every LINE_SECONDS.
         self.bar: tqdm | None = None
-        self._total, self._show_progress = total_steps, show_progress
+        self._total, self._heading = total_steps, heading
+        self._use_bar = show_progress and console_is_terminal()
         self._start_step, self._started = start_step, time.time()  # the bar's elapsed time and rate count from here
         self._last_step, self._last_time = start_step, time.perf_counter()
         self.sps = 0.0
@@ -59,7 +78,10 @@ class Logger:
         """Training starts now: perf/sps and the bar's rate and ETA count from here, not from the
         set-up before it (networks, a restored checkpoint, a replay of gigabytes loaded)."""
         self._started, self._last_time = time.time(), time.perf_counter()
+        self._last_line, self._last_line_step = self._started, self._start_step
         self.training = True
+        if self._heading:
+            print(self._heading, flush=True)
 
     def hyperparameters(self, config: dict) -> None:
         """Record the resolved config as TensorBoard hparams and as text."""
@@ -92,22 +114,38 @@ class Logger:
             self.returns.append(ret)
 
     def progress(self, step: int, note: str = "") -> None:
-        """Advance the bar to `step`; log perf/sps. `note` follows the figures (DQN's replay filling
-        up: steps run faster before learning starts, so the ETA shown then is too soon)."""
+        """Show progress at `step` (the bar, or a line); log perf/sps. `note` follows the figures
+        (DQN's replay filling up: steps run faster before learning starts, so the ETA is too soon)."""
         now = time.perf_counter()
         if now > self._last_time and step > self._last_step:
             self.sps = (step - self._last_step) / (now - self._last_time)
             self.writer.add_scalar("perf/sps", self.sps, step)
+        self._last_step, self._last_time = step, now
+        recent = "-" if (mean := self.recent_return()) is None else f"{mean:.1f}"
+        if not self._use_bar:
+            self._print_line(step, recent, note)
+            return
         if self.bar is None:
             self.bar = tqdm(total=self._total, initial=self._start_step, unit="step", dynamic_ncols=True,
-                            disable=not self._show_progress, smoothing=0.05)
+                            smoothing=0.05)
             self.bar.start_t = self.bar.last_print_t = self._started
         self.bar.total = max(self._total, step)  # PPO ends on a whole rollout, past the budget: stay at 100%
-        recent = "-" if (mean := self.recent_return()) is None else f"{mean:.1f}"
         postfix = f"sps={self.sps:.0f} return={recent}" + (f" {note}" if note else "")
         self.bar.set_postfix_str(postfix, refresh=False)  # drawn by update()
         self.bar.update(step - self.bar.n)
-        self._last_step, self._last_time = step, now
+
+    def _print_line(self, step: int, recent: str, note: str) -> None:
+        """The bar's figures as one line, at most every LINE_SECONDS (and at the run's last step)."""
+        now = time.time()
+        if (now - self._last_line < LINE_SECONDS and step < self._total) or step == self._last_line_step:
+            return
+        self._last_line, self._last_line_step = now, step
+        elapsed, done = now - self._started, step - self._start_step
+        total = max(self._total, step)  # PPO ends on a whole rollout, past the budget
+        left = total - step
+        eta = f", ETA {clock_text(left * elapsed / done)}" if done > 0 and left else ""
+        print(f"step {step:,} of {total:,} ({100 * step / total:.0f}%), {self.sps:.0f} steps/s, "
+              f"return {recent}, {clock_text(elapsed)} elapsed{eta}" + (f" ({note})" if note else ""), flush=True)
 
     def recent_return(self) -> float | None:
         """Mean of the last 20 episode returns, or None before any finished."""

@@ -200,8 +200,11 @@ class Run:
         seed_everything(self.config.seed)
         self.old_event_files = set(self.dir.glob("events.out.tfevents.*"))
         try:
+            where = f"{self.dir} on {self.device.type}"
+            heading = (f"training {where}, to step {self.config.train.total_steps:,}" if self.checkpoint is None else
+                       f"resuming {where} at step {self.start_step:,}, to step {self.config.train.total_steps:,}")
             self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,
-                                 show_progress=self.config.train.progress_bar)
+                                 show_progress=self.config.train.progress_bar, heading=heading)
         except OSError as error:  # a full disk, say: nothing is trained yet, so leave the run as it was
             self._remove_added_event_files()
             fresh = self.checkpoint is None
@@ -230,7 +233,7 @@ class Run:
         # at once, as a PPO update can run a minute on a CPU; os.write: no reentrant call into a
         # stderr buffer the progress bar may be writing to
         os.write(2, b"\nstopping: a checkpoint is written when the current step or update ends "
-                    b"(a second Ctrl-C stops at once, without it)\n")
+                    b"(a second Ctrl-C or SIGTERM stops at once, without it)\n")
 
     def finish(self, discard: bool = False) -> None:
         """Close the logger and restore default signal handling. `discard` (bad input found while

@@ -1,12 +1,21 @@
-"""The logger: perf/sps counts training time only, and the bar shows the values of its latest step."""
+"""The logger: perf/sps counts training time only; the bar (on a terminal) or a line a minute
+(anywhere else) shows the values of its latest step."""
 
 import time
+
+import pytest
 
 from rlkit.logger import Logger
 
 
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr taken for a terminal, so the logger draws its bar (capsys's own stream is not one)."""
+    monkeypatch.setattr("rlkit.logger.console_is_terminal", lambda: True)
+
+
 def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_values(tmp_path, capsys,
-                                                                                      monkeypatch):
+                                                                                      monkeypatch, terminal):
     import rlkit.logger
 
     clock = [1000.0]  # perf/sps reads this clock; the bar's redraws still follow real time
@@ -26,7 +35,7 @@ def test_sps_and_the_bar_count_from_the_start_of_training_and_show_the_latest_va
     assert "sps=200 return=7.0" in last, last  # the bar drew the step's own figures (100 steps in 0.5 s)
 
 
-def test_a_note_follows_the_figures_while_given(tmp_path, capsys):
+def test_a_note_follows_the_figures_while_given(tmp_path, capsys, terminal):
     """DQN says its replay is still filling (the ETA then is too soon), and stops saying so."""
     logger = Logger(tmp_path, total_steps=1000, start_step=0)
     logger.start_clock()
@@ -38,6 +47,28 @@ def test_a_note_follows_the_figures_while_given(tmp_path, capsys):
     logger.close()
     assert "return=- no learning yet, ETA optimistic" in lines[0], lines[0]
     assert "no learning yet" not in lines[1], lines[1]
+
+
+def test_without_a_terminal_progress_is_a_line_a_minute_and_at_the_end(tmp_path, capsys, monkeypatch):
+    """Under nohup or a scheduler the bar would fill the log with carriage returns; lines go to stdout."""
+    import rlkit.logger
+
+    wall = [5000.0]
+    monkeypatch.setattr(rlkit.logger.time, "time", lambda: wall[0])
+    logger = Logger(tmp_path, total_steps=1000, start_step=200, heading="resuming runs/x on cpu at step 200")
+    logger.start_clock()
+    logger.episodes([3.0, 5.0], [10, 12], 250)
+    for step, seconds in ((300, 30.0), (400, 31.0), (500, 1.0), (1000, 10.0), (1000, 0.0)):
+        wall[0] += seconds
+        logger.progress(step, "a note" if step == 500 else "")
+    logger.close()
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == "resuming runs/x on cpu at step 200" and captured.err == ""
+    assert lines[1].startswith("step 400 of 1,000 (40%), ") and lines[1].endswith(
+        "steps/s, return 4.0, 0:01:01 elapsed, ETA 0:03:03")  # 200 steps in 61 s, 600 to go
+    assert lines[2].startswith("step 1,000 of 1,000 (100%), ") and "ETA" not in lines[2]
+    assert len(lines) == 3  # at 300 too soon; at 500 too soon; the final step once
 
 
 def test_a_resumed_logger_drops_the_steps_logged_after_its_checkpoint(tmp_path):
