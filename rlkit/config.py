@@ -103,6 +103,15 @@ def warn_unused(section: Any, name: str, keys: tuple[str, ...], why: str) -> Non
                 print(f"warning: {name}.{field_.name}={value} is not used: {why}", file=sys.stderr, flush=True)
 
 
+def dotted_key(name: str) -> str | None:
+    """The config key a bare `name` stands for (`total_steps` -> `train.total_steps`), outside the
+    agent's own section (which depends on the algo); None when there is none."""
+    for section, cls in (("", Config), ("env.", EnvConfig), ("train.", TrainConfig)):
+        if name in {f.name for f in dataclasses.fields(cls)} - {"env", "train", "agent"}:
+            return section + name
+    return None
+
+
 def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
     """Import the agent package registered under `algo`."""
     if algo not in ALGOS:

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from rlkit.config import agent_module, key_source, load_config
+from rlkit.config import agent_module, dotted_key, key_source, load_config
 from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
 
 
@@ -16,6 +16,21 @@ def run_folder(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder name")
     return Path(text)
+
+
+def override_hint(argv: list[str]) -> str:
+    """For an option rlkit train does not have, such as `--seed 3` (SB3's and CleanRL's spelling):
+    settings are overrides, so show it as one (`seed=3`)."""
+    for i, token in enumerate(argv):
+        if token.startswith("--") and token.split("=")[0] not in ("--run-dir", "--resume", "--help"):
+            name, has_value, value = token[2:].partition("=")
+            if not has_value and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                value = argv[i + 1]
+            key = dotted_key(name.replace("-", "_"))
+            if key is None:
+                return " (settings are KEY=VALUE overrides, such as agent.lr=1e-4)"
+            return f" (settings are KEY=VALUE overrides: {key}={value or 'VALUE'})"
+    return ""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -34,7 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=run_folder, help="where to write the run: a new or empty folder")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its newest checkpoint")
-    args = parser.parse_intermixed_args(argv)
+    try:
+        args = parser.parse_intermixed_args(argv)
+    except UserError as error:
+        raise UserError(f"{error}{override_hint(argv)}") from None
     if args.resume is not None:
         if args.config is not None:  # with --resume every positional is an override
             if "=" not in args.config and (Path(args.config).is_file() or args.config.endswith((".yaml", ".yml"))):

@@ -452,6 +452,18 @@ def test_overrides_may_come_before_or_after_the_flags():
         assert (args.config, args.overrides, str(args.run_dir)) == ("c.yaml", ["seed=3", "agent.lr=1"], "runs/x")
 
 
+@pytest.mark.parametrize("flag, hint", [(["--seed", "3"], "seed=3"), (["--total-steps=500"], "train.total_steps=500"),
+                                        (["--num_envs", "4"], "env.num_envs=4"), (["--device"], "device=VALUE")])
+def test_an_option_that_is_a_setting_is_answered_with_its_override(capsys, flag, hint):
+    """SB3's and CleanRL's users write `--seed 3`; rlkit's settings are overrides, and the error says which."""
+    from conftest import assert_one_line_error
+
+    assert_one_line_error(capsys, ["train", "configs/cartpole_ppo.yaml", *flag], "rlkit train: error: unrecognized "
+                          f"arguments: {' '.join(flag)} (settings are KEY=VALUE overrides: {hint})")
+    assert_one_line_error(capsys, ["train", "configs/cartpole_ppo.yaml", "--lr", "1"], "rlkit train: error: "
+                          "unrecognized arguments: --lr 1 (settings are KEY=VALUE overrides, such as agent.lr=1e-4)")
+
+
 def test_a_second_interrupt_keeps_the_run_folder_and_says_so(tmp_path, root, monkeypatch, capsys):
     """Ctrl-C twice before the first checkpoint: exit 130, one line, and the run's config and
     TensorBoard events stay (only bad input found while setting up removes a new folder)."""
