@@ -3,7 +3,8 @@
 The checkpoint holds the config it was trained under, so the environment (with its
 preprocessing) and the network are rebuilt as they were; the agent package supplies the policy
 (`policy(...)` in rlkit.agents.dqn and rlkit.agents.ppo). Returns are true game scores over all
-lives, as in training's `episode/return`.
+lives, as in training's `episode/return`. Scripts load a checkpoint with `load_trained` (SB3's
+`PPO.load`) and act with its `predict`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +61,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise UserError("give a RUN_DIR or a CHECKPOINT file to evaluate")
     if not 1 <= args.episodes <= MAX_EPISODES:
         raise UserError(f"--episodes: {args.episodes} is not a number of episodes from 1 to {MAX_EPISODES:,}")
-    if args.seed is not None and not 0 <= args.seed <= INT32_MAX:
-        raise UserError(f"--seed: {args.seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
-    for override in (text for text in args.overrides if "=" in text):  # others fail as malformed later
+    check_seed(args.seed, "--seed")
+    check_overrides(args.overrides)
+    return args
+
+
+def check_seed(seed: int | None, where: str) -> None:
+    """The emulators take 31-bit seeds."""
+    if seed is not None and not 0 <= seed <= INT32_MAX:
+        raise UserError(f"{where}: {seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Evaluation may change how the agent plays (env.*, device, torch_threads), never what it was
+    trained on; a UserError names the override that would."""
+    for override in (text for text in overrides if "=" in text):  # others fail as malformed later
         key = override.split("=", 1)[0].strip()
         if key.split(".")[0] not in KNOWN_SECTIONS:
             raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
         if not key.startswith(OVERRIDABLE) or key in FIXED_ON_RESUME:
             raise UserError(f"'{override}': evaluate takes env.* (but env.id and env.frame_stack), device and "
                             f"torch_threads overrides only ({key} is fixed by the checkpoint)")
-    return args
 
 
 def checkpoint_file(path: Path) -> Path:
@@ -141,31 +153,72 @@ def _spread(values: list[float] | list[int]) -> str:
     return f"{mean:,.2f} ± {std:,.2f} (min {min(values):,.{digits}f}, max {max(values):,.{digits}f})"
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of `rlkit evaluate`: 0 when the episodes were played."""
-    args = parse_args(argv)
-    path = checkpoint_file(args.run)
+@dataclasses.dataclass
+class Trained:
+    """A checkpoint ready to play: the config it trained under (with evaluation's overrides), a
+    vector env built from that config, and the policy, which takes the env's observations as a
+    tensor on `device`."""
+
+    path: Path
+    config: Config
+    step: int | None
+    seed: int
+    device: torch.device
+    env: VecEnv
+    policy: Callable[[torch.Tensor], torch.Tensor | np.ndarray]
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for a batch of observations as `env` returns them (one row per env), as SB3's predict."""
+        actions = self.policy(torch.as_tensor(obs, device=self.device))
+        return actions.cpu().numpy() if isinstance(actions, torch.Tensor) else np.asarray(actions)
+
+    def close(self) -> None:
+        """Close the env (its emulators)."""
+        self.env.close()
+
+
+def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: bool = False,
+                 seed: int | None = None, max_envs: int | None = None) -> Trained:
+    """Load RUN_DIR's newest checkpoint (or a step_N.pt file) to play it, from Python as `rlkit
+    evaluate` does. `seed` (default: the run's + 1,000,000, so the games differ from the training's
+    first ones) seeds torch and the env's `reset`; `max_envs` caps env.num_envs unless an override
+    sets it. Bad input raises UserError; close the result when done."""
+    check_seed(seed, "seed")
+    check_overrides(overrides)
+    path = checkpoint_file(Path(run))
     checkpoint = load_checkpoint(path)
     trained = checkpoint.get("config") if isinstance(checkpoint, dict) else None
     if not isinstance(trained, dict) or not isinstance(checkpoint.get("learner"), dict):
         raise UserError(f"{path}: not an rlkit checkpoint (it holds no config or learner state)")
-    origins = apply_overrides(trained, args.overrides)
+    origins = apply_overrides(trained, list(overrides))
     config = config_from_dict(trained, source=f"{path} (its config)", origins=origins)
-    if not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in args.overrides):
-        config.env.num_envs = min(config.env.num_envs, args.episodes)  # no env without an episode to play
+    if max_envs and not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in overrides):
+        config.env.num_envs = min(config.env.num_envs, max_envs)
     device = resolve_device(config.device)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    seed = (config.seed + 1_000_000) % (INT32_MAX + 1) if args.seed is None else args.seed
+    seed = (config.seed + 1_000_000) % (INT32_MAX + 1) if seed is None else seed
     seed_everything(seed)  # PPO samples from torch's RNG
+    env = make_vec(config.env)
+    try:
+        policy = agent_module(config.algo).policy(checkpoint["learner"], config, env.single_observation_space,
+                                                  env.single_action_space, device, deterministic, seed, what=str(path))
+    except BaseException:
+        env.close()
+        raise
     step = checkpoint.get("step")
-    trained_for = f"trained {step:,} steps" if isinstance(step, int) else "trained"
-    print(f"{path}: {config.algo} on {config.env.id}, {trained_for}; {_count(args.episodes, 'episode')} on "
-          f"{_count(config.env.num_envs, 'env')}, seed {seed}", flush=True)
-    with contextlib.closing(make_vec(config.env)) as env:
-        policy = agent_module(config.algo).policy(
-            checkpoint["learner"], config, env.single_observation_space, env.single_action_space, device,
-            args.deterministic, seed, what=str(path))
+    return Trained(path, config, step if isinstance(step, int) else None, seed, device, env, policy)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `rlkit evaluate`: 0 when the episodes were played."""
+    args = parse_args(argv)
+    trained = load_trained(args.run, args.overrides, args.deterministic, args.seed, max_envs=args.episodes)
+    with contextlib.closing(trained):
+        config = trained.config
+        trained_for = f"trained {trained.step:,} steps" if trained.step is not None else "trained"
+        print(f"{trained.path}: {config.algo} on {config.env.id}, {trained_for}; {_count(args.episodes, 'episode')} "
+              f"on {_count(config.env.num_envs, 'env')}, seed {trained.seed}", flush=True)
         count = 0
 
         def report(episode: Episode | None, steps: int) -> None:
@@ -178,7 +231,7 @@ def main(argv: list[str]) -> int:
             print(f"episode {count}/{args.episodes}: return {_number(episode.score)}, {episode.length:,} steps{cut}",
                   flush=True)
 
-        ended = evaluate(policy, env, device, args.episodes, seed, report)
+        ended = evaluate(trained.policy, trained.env, trained.device, args.episodes, trained.seed, report)
     cut = sum(episode.cut for episode in ended)
     note = f" ({cut} ended by the time limit)" if cut else ""
     print(f"return {_spread([e.score for e in ended])} over {_count(len(ended), 'episode')}{note}; "

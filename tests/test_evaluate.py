@@ -119,6 +119,25 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
         os.close(lock)
     assert played[0] == played[1] and "seed 1000001" in played[0].splitlines()[0], played[0]
 
+    # from Python (SB3's load and predict): the same games as `rlkit evaluate` with the same seed
+    from rlkit.evaluate import load_trained
+
+    cli_returns, _ = evaluated(capsys, run_dir, "--episodes", "2", "--deterministic", "--seed", "5")
+    trained = load_trained(run_dir, ["env.num_envs=1"], deterministic=True, seed=5)
+    try:
+        assert (trained.config.algo, trained.step, trained.env.num_envs) == ("dqn", 600, 1)
+        obs, returns = trained.env.reset(seed=trained.seed), []
+        while len(returns) < 2:
+            actions = trained.predict(obs)
+            assert isinstance(actions, np.ndarray) and actions.shape == (1,)
+            trained.env.send(actions)
+            step = trained.env.recv()
+            obs = step.obs
+            returns += step.episode_returns
+    finally:
+        trained.close()
+    assert returns == cli_returns
+
 
 @pytest.mark.parametrize("argv, message", [
     (["/nonexistent-run"], "/nonexistent-run: no such run folder or checkpoint file"),
