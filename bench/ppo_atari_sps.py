@@ -2,12 +2,12 @@
 
 Both train with CleanRL's ppo_atari hyperparameters (8 envs x 128 steps, 4 epochs of 4
 minibatches, Nature CNN, the learning rate annealed to 0, the value loss clipped: SB3's
-`clip_range_vf`, which regresses the clipped value alone where CleanRL takes the larger loss) for the same number of steps; the first rollout's collection is a
-warm-up and is not timed. Each timed block is one iteration's learning plus the next rollout, so
-SPS counts acting, emulation and learning alike on both sides (the phase means printed cover the
-timed rollouts). The two train in two
-processes that take turns on the CPU one iteration at a time (bench/turns.py), so a drift in a
-shared machine's speed hits both alike.
+`clip_range_vf`, which regresses the clipped value alone where CleanRL takes the larger loss)
+for the same number of steps; the first rollout's collection is a warm-up and is not timed.
+Each timed block is one iteration's learning plus the next rollout, so SPS counts acting,
+emulation and learning alike on both sides (the phase means printed cover the timed rollouts).
+The two train in two processes that take turns on the CPU one iteration at a time
+(bench/turns.py), so a drift in a shared machine's speed hits both alike.
 
     .venv/bin/python bench/ppo_atari_sps.py [--rollouts 6] [--threads 2]
 """
