@@ -6,7 +6,7 @@ import pytest
 from rlkit.config import EnvConfig
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
-from rlkit.envs.atari import ale_id_for, rom_name
+from rlkit.envs.atari import _split_step, ale_id_for, rom_name
 
 
 def play(env, steps, seed=0):
@@ -143,6 +143,21 @@ def test_frame_skip_sets_emulator_frames_per_step_and_the_frame_cap_truncates(fr
     env.close()
     assert step.truncated[0] and not step.terminated[0]
     assert step.episode_lengths == [400 // frame_skip] and t == 400 // frame_skip
+
+
+def test_a_game_that_ends_at_the_frame_cap_is_terminated_not_truncated():
+    """A game over on the capped frame is a true terminal: reporting it truncated too would make PPO
+    bootstrap from it. Rows: game over at the cap, the cap alone, game over alone, a life lost."""
+    game_over, truncated = np.array([True, False, True, False]), np.array([True, True, False, False])
+    lives, last_lives = np.array([0, 3, 0, 2], np.int32), np.array([1, 3, 1, 3], np.int32)
+    reset, terminated, truncated_out = np.empty(4, bool), np.empty(4, bool), np.empty(4, bool)
+    score, learn_reward = np.empty(4, np.float32), np.empty(4, np.float32)
+    _split_step(np.array([1.0, 0.0, -2.0, 3.0], np.float32), game_over, truncated, lives, last_lives, True, True,
+                reset, terminated, truncated_out, score, learn_reward)
+    assert reset.tolist() == [True, True, True, False]
+    assert terminated.tolist() == [True, False, True, True]
+    assert truncated_out.tolist() == [False, True, False, False]
+    assert learn_reward.tolist() == [1.0, 0.0, -1.0, 1.0] and last_lives.tolist() == [0, 3, 0, 2]
 
 
 def test_episode_tracker_reports_each_episode_once_and_starts_the_next_at_zero():

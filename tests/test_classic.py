@@ -73,6 +73,24 @@ def test_discrete_actions_with_an_offset_reach_the_env_shifted():
     env.close()
 
 
+def test_an_episode_that_terminates_as_its_time_limit_hits_is_terminated_not_truncated():
+    """TimeLimit flags both on that step; passing truncated on would make PPO bootstrap a terminal state."""
+    env_id = "RlkitTestTerminatesAtLimit-v0"
+    if env_id not in gym.registry:  # TinyEnv terminates at its 3rd step, and the limit is 3 steps too
+        gym.register(env_id, lambda: TinyEnv(gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(2)),
+                     max_episode_steps=3)
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=1))
+    env.reset(seed=0)
+    steps = []
+    for _ in range(3):
+        env.send(np.zeros(1, dtype=np.int64))
+        steps.append(env.recv())
+    env.close()
+    assert [(s.terminated[0], s.truncated[0], s.reset[0]) for s in steps] == [
+        (False, False, False), (False, False, False), (True, False, True)]
+    assert steps[-1].episode_lengths == [3]
+
+
 @pytest.mark.parametrize("env_id, message", [
     ("Taxi-v3", "env.id: Environment version v3 for `Taxi` is deprecated. Please use `Taxi-v4` instead."),
     ("BreakoutNoFrameskip-v4", "env.id: 'BreakoutNoFrameskip-v4' is an old-style Atari id (gymnasium's, with no "

@@ -427,3 +427,29 @@ def test_gradient_steps_run_that_many_updates_each_train_frequency(tmp_path, mon
                          "train.progress_bar=false", "--run-dir", str(tmp_path / str(gradient_steps))]) == 0
         counts[gradient_steps] = len(calls)
     assert counts[1] == (400 - 200) // 8 and counts[3] == 3 * counts[1]
+
+
+def test_prioritized_replay_beta_anneals_linearly_to_one(tmp_path, monkeypatch):
+    """Importance-sampling beta goes from agent.priority_beta at step 0 to 1 at train.total_steps:
+    each update (1 env, one every 4 steps from step 200) samples with 0.5 + 0.5 * step / 400."""
+    from rlkit.replay import ReplayBuffer
+
+    betas = []
+    sample = ReplayBuffer.sample
+    monkeypatch.setattr(ReplayBuffer, "sample", lambda self, batch_size, device, beta=0.4: (
+        betas.append(beta), sample(self, batch_size, device, beta=beta))[1])
+    assert cli_main(["train", str(ROOT / CARTPOLE), "agent.prioritized=true", "agent.priority_beta=0.5",
+                     "agent.learning_starts=200", "train.total_steps=400", "train.progress_bar=false",
+                     "--run-dir", str(tmp_path / "run")]) == 0
+    assert betas == pytest.approx([0.5 + 0.5 * step / 400 for step in range(200, 400, 4)], rel=1e-12)
+    assert betas[-1] == pytest.approx(0.995)
+
+
+def test_learning_starts_beyond_the_buffer_is_capped_so_updates_still_run(tmp_path):
+    """agent.learning_starts=300 with a 100-transition buffer: the warm-up waits for 90% of the buffer
+    (it can never hold 300), and updates run every 4 steps from step 300 on."""
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", str(ROOT / CARTPOLE), "agent.buffer_size=100", "agent.learning_starts=300",
+                     "train.total_steps=400", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
+    state = torch.load(run_dir / "checkpoints" / "step_000000000400.pt", weights_only=True)
+    assert state["learner"]["updates"] == (400 - 300) // 4

@@ -208,3 +208,90 @@ def test_updates_clip_the_gradient_norm_before_each_step(monkeypatch):
                                                                                    step(optimizer, max_norm)))
     learner.update(storage, remaining=1.0)
     assert limits == [1e-3] * 4  # every minibatch step, 2 epochs x 2 minibatches
+
+
+def test_approx_kl_is_the_k3_estimator_and_clipfrac_counts_both_sides():
+    """approx_kl is mean((r - 1) - log r), not mean(-log r); clipfrac counts ratios off 1 by more than clip either way."""
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+    from rlkit.storage import Batch
+
+    torch.manual_seed(0)
+    obs_space, action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
+    net = ActorCritic(obs_space, action_space, [8])
+    obs, actions = torch.randn(3, 4), torch.tensor([0, 1, 0])
+    with torch.no_grad():
+        logprobs, _, _ = net.evaluate(obs, actions)
+    ratio = torch.tensor([0.5, 1.0, 2.0])  # old log-probs chosen so that new / old is exactly this
+    batch = Batch(obs=obs, actions=actions, logprobs=logprobs - ratio.log(), values=torch.zeros(3),
+                  advantages=torch.tensor([1.0, -1.0, 2.0]), returns=torch.zeros(3))
+    _, parts = PPOLearner(net, AgentConfig()).loss(batch, clip=0.2)
+    # k3: ((0.5 - 1) - log 0.5 + 0 + (2 - 1) - log 2) / 3 = 0.5 / 3; the k1 estimate -mean(log r) would be 0
+    assert parts["approx_kl"].item() == pytest.approx(1 / 6, abs=1e-6)
+    assert parts["clipfrac"].item() == pytest.approx(2 / 3)  # |r - 1| = 0.5, 0, 1.0 against 0.2
+
+
+@pytest.mark.parametrize("anneal_lr, anneal_clip, lr, clip", [
+    (True, False, 2.5e-3, 0.2), (False, True, 1e-2, 0.05),
+])
+def test_lr_and_clip_anneal_each_by_their_own_switch(anneal_lr, anneal_clip, lr, clip):
+    """agent.anneal_lr scales only the lr and agent.anneal_clip only the clip range, by `remaining` (0.25 here)."""
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+
+    torch.manual_seed(0)
+    net = ActorCritic(gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Discrete(2), [8])
+    cfg = AgentConfig(lr=1e-2, clip_coef=0.2, anneal_lr=anneal_lr, anneal_clip=anneal_clip, update_epochs=1)
+    learner = PPOLearner(net, cfg)
+    metrics = learner.update(filled_storage(), remaining=0.25)
+    assert metrics["lr"] == pytest.approx(lr) and metrics["clip"] == pytest.approx(clip)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(lr)
+
+
+def test_update_reports_the_explained_variance_of_the_returns_by_the_rollout_values():
+    """The metric is 1 - Var[returns - values] / Var[returns] (the critic's fit to its targets), not with Var[values]."""
+    from rlkit.agents.ppo.config import AgentConfig
+    from rlkit.agents.ppo.learner import PPOLearner
+
+    torch.manual_seed(0)
+    storage = filled_storage()
+    net = ActorCritic(gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Discrete(2), [8])
+    metrics = PPOLearner(net, AgentConfig(update_epochs=1)).update(storage, remaining=1.0)
+    # returns - values = the advantages of the GAE test: 1 - 16.7765 / 22.4439 = 0.2525 (over Var[values] = 0.5469: -29.7)
+    advantages = torch.tensor([2.12, 1.0450944, 1.0, 1.45152, 11.22, 2.016, 11.0, 2.8])
+    returns = advantages + torch.tensor([0.5, 0.0, 1.0, 0.0, 1.5, 0.0, 2.0, 0.0])
+    expected = 1 - advantages.var(correction=0) / returns.var(correction=0)
+    assert metrics["explained_variance"] == pytest.approx(float(expected), rel=1e-5)
+    assert metrics["explained_variance"] == pytest.approx(0.25251, abs=1e-4)
+
+
+def test_gaussian_samples_have_the_standard_deviation_exp_log_std():
+    """Sampled actions spread by exp(log_std) per dimension (0.5 and 2 here), the std log_prob assumes."""
+    from rlkit.agents.ppo.network import GaussianHead
+
+    head = GaussianHead(4, 2, init_log_std=0.0)
+    with torch.no_grad():
+        head.log_std.copy_(torch.tensor([math.log(0.5), math.log(2.0)]))
+    torch.manual_seed(0)
+    mean = torch.tensor([1.0, -3.0]).expand(200_000, 2)
+    with torch.no_grad():
+        actions = head.sample(mean)
+        logprobs = head.log_prob(mean, actions)
+    torch.testing.assert_close(actions.mean(0), torch.tensor([1.0, -3.0]), atol=0.02, rtol=0)
+    torch.testing.assert_close(actions.std(0), torch.tensor([0.5, 2.0]), atol=0.01, rtol=0)
+    # E[log p(a)] over a's own distribution is minus the entropy: -(1 + log 2pi + log 0.5 + log 2)
+    assert logprobs.mean().item() == pytest.approx(-(1 + math.log(2 * math.pi)), abs=0.01)
+
+
+def test_value_uses_the_critic_torso_when_the_critic_has_its_own():
+    """Vector observations get separate actor and critic MLPs: value() (bootstraps) must equal forward()'s values."""
+    torch.manual_seed(0)
+    net = ActorCritic(gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2), [16])
+    assert net.critic_torso is not None
+    obs = torch.randn(5, 4)
+    with torch.no_grad():
+        _, values = net(obs)
+        expected = net.critic_head(net.critic_torso(obs)).squeeze(-1)
+        torch.testing.assert_close(net.value(obs), values, rtol=0, atol=0)
+        torch.testing.assert_close(values, expected, rtol=0, atol=0)
+        assert not torch.allclose(net.critic_head(net.actor_torso(obs)).squeeze(-1), values)  # the torsos differ

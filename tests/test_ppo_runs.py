@@ -244,3 +244,34 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_good_checkpoints(tmp_
         "and stopped without saving; step_000000000512.pt keeps the last finite weights. A lower agent.lr or "
         "agent.max_grad_norm may help"]
     assert {path: path.read_bytes() for path in (run_dir / "checkpoints").iterdir()} == checkpoints
+
+
+def test_the_loop_passes_gamma_lambda_and_the_remaining_budget_on(tmp_path, monkeypatch):
+    """Bootstraps discount by agent.gamma, GAE gets (gamma, gae_lambda) in that order, and each update
+    anneals by the budget left when its rollout began: 1 and 1/2 for two rollouts of 48 steps in 96."""
+    from rlkit.agents.ppo.learner import PPOLearner
+    from rlkit.agents.ppo.train import train_on
+    from rlkit.config import load_config
+    from rlkit.run import Run
+    from rlkit.storage import RolloutStorage
+
+    bootstrap_gammas, gae_args, remainings = [], [], []
+    bootstrap, compute_advantages, update = (RolloutStorage.bootstrap, RolloutStorage.compute_advantages,
+                                             PPOLearner.update)
+    monkeypatch.setattr(RolloutStorage, "bootstrap", lambda self, t, rows, values, gamma: (
+        bootstrap_gammas.append(gamma), bootstrap(self, t, rows, values, gamma))[1])
+    monkeypatch.setattr(RolloutStorage, "compute_advantages", lambda self, last_value, gamma, lam: (
+        gae_args.append((gamma, lam)), compute_advantages(self, last_value, gamma, lam))[1])
+    monkeypatch.setattr(PPOLearner, "update", lambda self, storage, remaining: (
+        remainings.append(remaining), update(self, storage, remaining))[1])
+    config = load_config(ROOT / "configs/cartpole_ppo.yaml", [
+        "env.num_envs=3", "agent.num_steps=16", "train.total_steps=96", "agent.update_epochs=1",
+        "agent.gamma=0.9", "agent.gae_lambda=0.5", "train.progress_bar=false"])
+    run = Run.create(config, tmp_path / "run", ROOT / "configs/cartpole_ppo.yaml")
+    try:
+        train_on(run, EpisodeEndsEnv())  # env 1 is truncated every 7th of its 32 steps
+    finally:
+        run.finish()
+    assert bootstrap_gammas == [0.9] * 4
+    assert gae_args == [(0.9, 0.5)] * 2
+    assert remainings == [1.0, 0.5]

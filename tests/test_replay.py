@@ -162,6 +162,14 @@ def test_sumtree_samples_in_proportion_to_priority():
     assert tree.total == pytest.approx(7.0)
 
 
+def test_sumtree_find_puts_a_mass_on_a_boundary_in_the_next_leaf():
+    """Leaf i holds masses [sum of priorities before it, that sum + its own): a mass exactly on a
+    boundary belongs to the next leaf with priority, never to the one it closes or to an empty one."""
+    tree = SumTree(4)
+    tree.update(np.arange(4), np.array([1.0, 0.0, 2.0, 3.0]))  # intervals [0, 1), empty, [1, 3), [3, 6)
+    np.testing.assert_array_equal(tree.find([0.0, 1.0, 3.0, 5.5]), [0, 2, 3, 3])
+
+
 def test_prioritized_sampling_follows_updated_priorities():
     buffer = ReplayBuffer(capacity=64, num_envs=1, frame_shape=(2,), frame_dtype=np.int32, stack=1,
                           n_step=1, prioritized=True, alpha=1.0, seed=0)
@@ -319,3 +327,45 @@ def test_the_first_sampleable_transition_has_finite_weights(prioritized):
         if buffer._sampleable(slots, np.zeros_like(slots)).any():
             break
     np.testing.assert_array_equal(buffer.sample(4, torch.device("cpu")).weights.numpy(), np.ones(4))
+
+
+def test_the_oldest_transition_with_a_whole_stack_in_a_full_buffer_takes_priority_updates():
+    """A wrapped ring: the slot aged slots - stack still holds its whole stack, so it is sampleable
+    and takes its new priority; the next older one lost its oldest frame and stays at zero."""
+    buffer = ReplayBuffer(capacity=20, num_envs=1, frame_shape=(1,), frame_dtype=np.float32, stack=4, n_step=3,
+                          prioritized=True, alpha=0.5, seed=0)
+    assert buffer.slots == 20 + 4 + 3
+    for t in range(40):  # step t's frame t + 1 goes to row t % 27; no episode ends
+        obs = np.full((1, 4, 1), t + 1, np.float32)
+        buffer.add(obs, np.array([0]), np.array([1.0], np.float32), np.array([False]), np.array([False]), obs)
+    env = np.zeros(1, dtype=np.int64)
+    boundary, older = 16, 15  # newest step 39 at row 12: step 16 (row 16) is aged 23 = 27 - 4, step 15 aged 24
+    assert buffer._sampleable(np.array([boundary, older]), np.zeros(2, dtype=np.int64)).tolist() == [True, False]
+    np.testing.assert_array_equal(buffer._stacks(np.array([boundary]), env).reshape(-1), [14, 15, 16, 17])
+    buffer.update_priorities(np.array([boundary, older]), np.array([9.0, 9.0]))
+    np.testing.assert_allclose(buffer.tree.get(np.array([boundary, older])), [9.0 ** 0.5, 0.0], rtol=1e-6)
+
+
+def test_a_restored_prioritized_replay_keeps_the_largest_priority_for_new_transitions():
+    """After a resume, a transition added enters at the largest priority seen before the save
+    (400 ** alpha after a TD error of 400), not at the fresh buffer's 1."""
+    def make():
+        return ReplayBuffer(capacity=64, num_envs=1, frame_shape=(1,), frame_dtype=np.float32, stack=1, n_step=1,
+                            prioritized=True, alpha=0.5, seed=0)
+
+    def add(buffer, t):
+        obs = np.array([[t]], np.float32)
+        buffer.add(obs, np.array([0]), np.array([1.0], np.float32), np.array([False]), np.array([False]), obs)
+
+    before = make()
+    for t in range(20):
+        add(before, t)
+    batch = before.sample(4, torch.device("cpu"))
+    before.update_priorities(batch.indices, np.full(4, 400.0))
+    after = make()
+    after.load_state({key: value.copy() for key, value in before.state().items()})
+    old = set(np.flatnonzero(after.tree.get(np.arange(after.slots))))
+    add(after, 20)
+    (new,) = set(np.flatnonzero(after.tree.get(np.arange(after.slots)))) - old
+    assert new == 19  # step 19's transition becomes sampleable once step 20, its successor, is stored
+    assert after.tree.get(np.array([new]))[0] == pytest.approx(400.0 ** 0.5, rel=1e-6)

@@ -168,6 +168,16 @@ def test_loadsgf_and_printsgf(engine, tmp_path):
     assert ask(fresh, "list_stones white") == (True, "D4")  # the failed load changed nothing
 
 
+def test_loadsgf_with_a_move_number_stops_before_that_move(engine, tmp_path):
+    """GTP: `loadsgf FILE N` sets up the position before move N, so N=2 of B C7, W D6, B E5 has C7 alone."""
+    path = tmp_path / "three.sgf"
+    path.write_text("(;GM[1]FF[4]SZ[9];B[cc];W[dd];B[ee])")
+    assert ask(engine, f"loadsgf {path} 2") == (True, "")
+    assert ask(engine, "list_stones black") == (True, "C7")
+    assert ask(engine, "list_stones white") == (True, "")
+    assert len(engine.game.moves) == 1 and engine.game.to_play == 2
+
+
 def test_printsgf_keeps_a_loaded_games_handicap(engine, tmp_path):
     path = tmp_path / "handicap.sgf"
     path.write_text("(;GM[1]FF[4]SZ[9]KM[0.5]HA[2]AB[cc][gg]PL[W];W[ee];B[ce])")

@@ -188,6 +188,17 @@ PASSES_OR_DIES_ON_PLAY = textwrap.dedent("""
 """)
 
 
+def test_a_draw_scores_half_a_point(tmp_path, capsys):
+    """Two passers at komi 0 draw every game (result '0'): engine A scores 0.5 a game, 1 of 2, not 0."""
+    script, out = tmp_path / "passer.py", tmp_path / "out"
+    script.write_text(PASSES_OR_DIES_ON_PLAY)
+    assert main(["--black", f"{sys.executable} {script}", "--white", f"{sys.executable} {script}", "--games", "2",
+                 "--size", "5", "--komi", "0", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert [read_sgf(out / f"game-00{i}.sgf").info["RE"] for i in (1, 2)] == ["0", "0"]
+    assert "scored 1 of 2 against engine B" in text and "win rate 0.500" in text, text
+
+
 def test_a_game_cut_short_after_its_last_move_is_kept_without_a_result(tmp_path):
     """Black dies when told of White's closing pass: the referee's game is over, but the match never
     scored it, so its record must not claim a result."""

@@ -102,6 +102,7 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[9]AB[])", "setup AB: '' is a pass"),  # read out of bounds in the compiled engine before
     ("(;GM[1]SZ[9]AB[tt])", "setup AB: 'tt' is a pass"),
     ("(;GM[1]SZ[9]AW[aa:tt])", "setup AW: 'tt' is a pass"),
+    ("(;GM[1]SZ[9];B[ja])", "line 1, column 14: move B: point 'ja' is off the 9x9 board"),  # column 9 of 0..8
 ])
 def test_malformed_files_name_the_file_and_position(tmp_path, text, message):
     path = tmp_path / "broken.sgf"
@@ -137,6 +138,26 @@ def test_soft_line_breaks_of_every_kind_are_removed_and_dates_are_escaped():
         assert parse_sgf(f"(;GM[1]SZ[9]PB[Lee\\{line_break}Sedol])").info["PB"] == "LeeSedol"
     text = to_sgf(Game(5), date="2024] C[injected")
     assert "DT[2024\\] C[injected]" in text and parse_sgf(text).info["DT"] == "2024] C[injected"
+
+
+def test_backslashes_in_names_survive_a_round_trip():
+    """Written unescaped, a backslash escapes the next character: 'C:\\bot' would read back as 'C:bot'."""
+    rec = parse_sgf(to_sgf(Game(5), black="C:\\bot", white="ends\\", comment="a\\]b"))
+    assert (rec.info["PB"], rec.info["PW"], rec.info["C"]) == ("C:\\bot", "ends\\", "a\\]b")
+
+
+def test_a_handicap_is_written_from_two_stones_up():
+    """HA[1] is no handicap game in SGF (one stone is just Black's first move): only 2 and more are written."""
+    assert "HA[" not in to_sgf(Game(9), handicap=0) and "HA[" not in to_sgf(Game(9), handicap=1)
+    assert "HA[2]" in to_sgf(Game(9), handicap=2)
+
+
+def test_replay_until_n_is_the_position_before_move_n():
+    """GTP's `loadsgf FILE N` semantics: move N itself is not played (N <= 1 is the start position)."""
+    rec = parse_sgf("(;GM[1]SZ[9];B[cc];W[dd];B[ee])")  # C7, D6, E5
+    stones = [(sorted(g.stones(1)), sorted(g.stones(2))) for g in (replay(rec, k) for k in (1, 2, 3, 4))]
+    assert stones == [([], []), ([20], []), ([20], [30]), ([20, 40], [30])]
+    assert replay(rec, 2).to_play == 2 and len(replay(rec, 2).moves) == 1
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
