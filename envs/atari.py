@@ -1,9 +1,10 @@
 """Atari games through ale-py's C++ vector environment (threads, no subprocesses).
 
 Standard DQN preprocessing (Mnih et al. 2015; sticky actions as in Machado et al. 2018 are off
-by default, `env.sticky_actions=0.25` turns them on): up to 30 no-ops on reset, frame skip 4 with a max over the last two frames, 84x84 grayscale,
-a stack of 4 frames, FIRE on reset where the game needs it (at a game's start only: unlike
-CleanRL's and SB3's wrappers, not after each lost life). Life loss is reported as terminal for
+by default, `env.sticky_actions=0.25` turns them on): up to 30 no-ops on reset, frame skip 4
+with a max over the last two frames, 84x84 grayscale, a stack of 4 frames, FIRE on reset where
+the game needs it (at a game's start only: unlike CleanRL's and SB3's wrappers, not after each
+lost life). Life loss is reported as terminal for
 learning (the emulator plays on), rewards are clipped for learning only, and episode returns are
 the true score of a whole game over all lives.
 """

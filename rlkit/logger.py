@@ -70,6 +70,7 @@ class Logger:
         self._use_bar = show_progress and console_is_terminal()
         self._start_step, self._started = start_step, time.time()  # the bar's elapsed time and rate count from here
         self._last_step, self._last_time = start_step, time.perf_counter()
+        self._last_line, self._last_line_step = self._started, start_step  # the last progress line printed
         self.sps = 0.0
         self._phase_totals: dict[str, float] = {}
         self.training = False  # set up so far; True once start_clock() says the loop began
@@ -78,7 +79,7 @@ class Logger:
         """Training starts now: perf/sps and the bar's rate and ETA count from here, not from the
         set-up before it (networks, a restored checkpoint, a replay of gigabytes loaded)."""
         self._started, self._last_time = time.time(), time.perf_counter()
-        self._last_line, self._last_line_step = self._started, self._start_step
+        self._last_line = self._started
         self.training = True
         if self._heading:
             print(self._heading, flush=True)

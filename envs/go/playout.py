@@ -10,8 +10,8 @@ from .engine import COLOR, DONE, EMPTY, EPOS, N_EMPTY, TO_PLAY, is_legal, play
 
 @njit(cache=True)
 def is_eye(pts: np.ndarray, g: int, nbr: np.ndarray, p: int, c: int) -> bool:
-    """Whether empty p is a true one-point eye of colour c (all neighbours c, no opponent stone on a diagonal, or one
-    in the centre of the board)."""
+    """Whether empty p is a true one-point eye of colour c: all neighbours c, and no opponent stone
+    on a diagonal (one is allowed in the centre of the board)."""
     n_orth = 0
     for j in range(4):
         q = nbr[p, j]
