@@ -219,3 +219,37 @@ def test_unclipped_rewards_are_the_game_score_changes():
     rewards = np.concatenate([step.reward for step in play(env, 600)])
     env.close()
     assert rewards.max() >= 5  # an invader is worth 5 to 30 points
+
+
+def test_the_emulators_get_the_standard_dqn_preprocessing(monkeypatch):
+    """What no short random play shows: each frame is the max over the last two emulator frames of its
+    skip (Atari sprites flicker), FIRE at reset; clipping and life losses are left to the adapter
+    (ale-py doing them too would clip the true score and reset on every lost life)."""
+    import rlkit.envs.atari as atari
+
+    made = {}
+    real = atari.AtariVectorEnv
+    monkeypatch.setattr(atari, "AtariVectorEnv",
+                        lambda *args, **kwargs: (made.update(kwargs), real(*args, **kwargs))[1])
+    make_vec(EnvConfig(id="ALE/Pong-v5", num_envs=1)).close()
+    expected = {"maxpool": True, "use_fire_reset": True, "grayscale": True, "img_height": 84, "img_width": 84,
+                "reward_clipping": False, "episodic_life": False, "autoreset_mode": "SameStep"}
+    assert {key: made[key] for key in expected} == expected
+
+
+def test_a_reset_starts_the_episode_totals_afresh():
+    """Three steps, then reset (as a resumed run or an evaluation does): the next game counts from zero.
+    A 40-frame cap at frame skip 4 ends each game after 10 steps."""
+    env = make_vec(EnvConfig(id="ALE/Pong-v5", num_envs=1, noop_max=0, max_episode_frames=40))
+    steps = list(play(env, 3)) + list(play(env, 10, seed=1))
+    env.close()
+    assert [s.episode_lengths for s in steps] == [[]] * 12 + [[10]]
+
+
+def test_seeds_past_the_emulators_32_bit_range_wrap_around():
+    """A resumed run resets with seed + step, which can pass 2**31: it wraps modulo 2**31 - num_envs."""
+    env = make_vec(EnvConfig(id="ALE/Breakout-v5", num_envs=2))
+    wrapped = env.reset(seed=2**31 + 5)
+    np.testing.assert_array_equal(wrapped, env.reset(seed=(2**31 + 5) % (2**31 - 2)))
+    assert not np.array_equal(wrapped, env.reset(seed=8))  # the seed matters: noop starts differ
+    env.close()

@@ -12,22 +12,26 @@ from rlkit.errors import UserError
 
 
 class TinyEnv(gym.Env):
-    """A 3-step episode with a configurable observation space; records every action it is given."""
+    """A 3-step episode with a configurable observation space; records every action it is given and
+    every observation it returns."""
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space):
         self.observation_space, self.action_space = observation_space, action_space
         self.actions: list = []
+        self.observations: list = []
         self.t = 0
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         self.t = 0
-        return self.observation_space.sample(), {}
+        self.observations.append(self.observation_space.sample())
+        return self.observations[-1], {}
 
     def step(self, action):
         self.actions.append(action)
         self.t += 1
-        return self.observation_space.sample(), 1.0, self.t == 3, False, {}
+        self.observations.append(self.observation_space.sample())
+        return self.observations[-1], 1.0, self.t == 3, False, {}
 
 
 def register(name: str, observation_space: gym.Space, action_space: gym.Space = gym.spaces.Discrete(2)) -> str:
@@ -71,6 +75,76 @@ def test_discrete_actions_with_an_offset_reach_the_env_shifted():
     received = [int(sub.unwrapped.actions[-1]) for sub in env.envs.envs]
     assert received == [5, 7]
     env.close()
+
+
+def test_2d_uint8_observations_are_refused_as_images_too():
+    """A grayscale frame (H, W) is an image as much as an RGB one: an MLP would get it unscaled."""
+    env_id = register("Gray", gym.spaces.Box(0, 255, (84, 84), np.uint8))
+    with pytest.raises(UserError, match=f"env.id: {env_id} .*images.*Atari adapter"):
+        ClassicVec(EnvConfig(id=env_id, num_envs=1))
+
+
+def test_continuous_actions_are_clipped_into_the_action_bounds():
+    """A Gaussian policy samples past the bounds; the env must only ever get actions inside them."""
+    env_id = register("Continuous", gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+                      gym.spaces.Box(-1.0, 2.0, (2,), np.float32))
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=2))
+    env.reset(seed=0)
+    env.send(np.array([[3.0, -5.0], [0.5, -0.25]], dtype=np.float32))
+    env.recv()
+    received = [sub.unwrapped.actions[-1].tolist() for sub in env.envs.envs]
+    assert received == [[2.0, -1.0], [0.5, -0.25]]
+    env.close()
+
+
+def test_a_time_limit_ends_the_episode_truncated_and_reports_it():
+    """TinyEnv never truncates itself; a 2-step TimeLimit does: the step resets the env, is truncated
+    (PPO bootstraps it), not terminated, and reports the 2-step episode with its return."""
+    env_id = "RlkitTestTimeLimit2-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, lambda: TinyEnv(gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(2)),
+                     max_episode_steps=2)
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=1))
+    env.reset(seed=0)
+    steps = []
+    for _ in range(2):
+        env.send(np.zeros(1, dtype=np.int64))
+        steps.append(env.recv())
+    env.close()
+    assert [(s.terminated[0], s.truncated[0], s.reset[0]) for s in steps] == [
+        (False, False, False), (False, True, True)]
+    assert (steps[-1].episode_returns, steps[-1].episode_lengths) == ([2.0], [2])
+
+
+def test_an_ended_episode_gives_its_last_observation_as_final_obs_and_the_new_one_as_obs():
+    """Same-step reset: `obs` must be the new episode's first observation, `final_obs` the ended one's last."""
+    env_id = register("FinalObs", gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=2))
+    env.reset(seed=0)
+    for _ in range(3):  # TinyEnv ends at its 3rd step
+        env.send(np.zeros(2, dtype=np.int64))
+        step = env.recv()
+    assert step.reset.tolist() == [True, True]
+    for i, sub in enumerate(env.envs.envs):
+        last, first = sub.unwrapped.observations[-2:]  # the 3rd step's observation, then the reset's
+        np.testing.assert_array_equal(step.final_obs[i], last)
+        np.testing.assert_array_equal(step.obs[i], first)
+    env.close()
+
+
+def test_a_reset_starts_the_episode_totals_afresh():
+    """One step, then reset (as a resumed run or an evaluation does): the next episode counts from zero."""
+    env_id = register("Totals", gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+    env = ClassicVec(EnvConfig(id=env_id, num_envs=1))
+    env.reset(seed=0)
+    env.send(np.zeros(1, dtype=np.int64))
+    env.recv()
+    env.reset(seed=1)
+    for _ in range(3):
+        env.send(np.zeros(1, dtype=np.int64))
+        step = env.recv()
+    env.close()
+    assert (step.episode_returns, step.episode_lengths) == ([3.0], [3])
 
 
 def test_an_episode_that_terminates_as_its_time_limit_hits_is_terminated_not_truncated():

@@ -453,3 +453,66 @@ def test_learning_starts_beyond_the_buffer_is_capped_so_updates_still_run(tmp_pa
                      "train.total_steps=400", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
     state = torch.load(run_dir / "checkpoints" / "step_000000000400.pt", weights_only=True)
     assert state["learner"]["updates"] == (400 - 300) // 4
+
+
+def test_each_update_steps_on_its_own_batchs_gradient_and_reports_its_q_values():
+    """Gradients must not pile up from one update into the next, and q_mean and td_error describe
+    Q(s, a) of the batch's own actions against its TD targets (td_error sets prioritized replay's priorities)."""
+    torch.manual_seed(0)
+    net = QNetwork(gym.spaces.Box(-1, 1, (3,)), 2, hidden=[4], dueling=False)
+    learner = DQNLearner(net, AgentConfig(max_grad_norm=0.0, double=False))
+
+    def batch():
+        return Batch(obs=torch.randn(3, 3), actions=torch.tensor([0, 1, 1]), returns=torch.randn(3),
+                     discounts=torch.tensor([0.99, 0.0, 0.99]), next_obs=torch.randn(3, 3), weights=torch.ones(3),
+                     indices=np.arange(3))
+
+    learner.update(batch())
+    second = batch()
+    before = copy.deepcopy(net)
+    before.zero_grad(set_to_none=True)
+    metrics = learner.update(second)
+    q = before(second.obs).gather(1, second.actions.unsqueeze(1)).squeeze(1)
+    target = learner.td_target(second)  # the target network has not changed
+    torch.nn.functional.smooth_l1_loss(q, target).backward()
+    for ours, reference in zip(net.parameters(), before.parameters()):
+        torch.testing.assert_close(ours.grad, reference.grad)
+    torch.testing.assert_close(metrics["q_mean"], q.detach().mean())
+    torch.testing.assert_close(metrics["td_error"], (target - q).detach())
+
+
+def test_updates_wait_for_a_whole_batch_when_learning_starts_is_smaller(tmp_path, monkeypatch):
+    """agent.learning_starts=0 with batches of 64: no batch is sampled from a buffer holding fewer than 64."""
+    from rlkit.replay import ReplayBuffer
+
+    sizes = []
+    sample = ReplayBuffer.sample
+    monkeypatch.setattr(ReplayBuffer, "sample", lambda self, batch_size, device, beta=0.4: (
+        sizes.append((len(self), batch_size)), sample(self, batch_size, device, beta=beta))[1])
+    assert cli_main(["train", str(ROOT / CARTPOLE), "agent.learning_starts=0", "train.total_steps=200",
+                     "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+    assert sizes and all(size >= batch_size == 64 for size, batch_size in sizes)
+
+
+def test_prioritized_updates_give_the_sampled_transitions_their_td_errors(tmp_path, monkeypatch):
+    """Each update hands the replay the indices it sampled and their TD errors (else every new
+    transition keeps the largest priority and sampling stays uniform): 1 env, one update per 4 steps."""
+    from rlkit.replay import ReplayBuffer
+
+    updated, given = [], []
+    update = DQNLearner.update
+
+    def recorded_update(self, batch):
+        metrics = update(self, batch)
+        updated.append((batch.indices.copy(), metrics["td_error"].numpy().copy()))
+        return metrics
+
+    monkeypatch.setattr(DQNLearner, "update", recorded_update)
+    monkeypatch.setattr(ReplayBuffer, "update_priorities", lambda self, indices, td_errors: given.append(
+        (indices.copy(), td_errors.copy())))
+    assert cli_main(["train", str(ROOT / CARTPOLE), "agent.prioritized=true", "agent.learning_starts=100",
+                     "train.total_steps=200", "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+    assert len(given) == len(updated) == (200 - 100) // 4
+    for (indices, td_errors), (sampled, errors) in zip(given, updated):
+        np.testing.assert_array_equal(indices, sampled)
+        np.testing.assert_array_equal(td_errors, errors)

@@ -1,11 +1,11 @@
-"""The Nature CNN's functional forward pass against its own layer stack, and what copies of it share."""
+"""The Nature CNN's functional forward pass against its own layer stack, what copies of it share; the MLP torso."""
 
 import copy
 
 import pytest
 import torch
 
-from rlkit.agents.networks import NatureCNN
+from rlkit.agents.networks import MLP, NatureCNN
 from rlkit.errors import UserError
 
 
@@ -54,3 +54,29 @@ def test_any_frame_of_at_least_36_pixels_a_side_fits(frame_shape, flat):
 def test_a_frame_too_small_for_the_convolutions_is_refused_in_one_line():
     with pytest.raises(UserError, match=r"frames of 35x84 pixels are too small for the Nature CNN \(at least 36x36\)"):
         NatureCNN((4, 35, 84))
+
+
+def mlp_3_from_2(activation):
+    """MLP(2 -> 3) whose layer computes [x0, x1, x0 + x1]."""
+    net = MLP(2, [3], activation)
+    with torch.no_grad():
+        net.net[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        net.net[1].bias.zero_()
+    return net
+
+
+def test_the_mlp_uses_the_activation_it_is_given():
+    """PPO's MLPs take tanh (its default, agent.activation); they must not fall back to ReLU."""
+    x = torch.tensor([[1.0, -2.0]])
+    torch.testing.assert_close(mlp_3_from_2(torch.nn.Tanh)(x), torch.tanh(torch.tensor([[1.0, -2.0, -1.0]])))
+    torch.testing.assert_close(mlp_3_from_2(torch.nn.ReLU)(x), torch.tensor([[1.0, 0.0, 0.0]]))
+
+
+def test_the_mlp_takes_integer_and_float64_observations_as_float32():
+    """Discrete-valued or float64 vectors reach the float32 weights: the MLP converts them itself."""
+    net = mlp_3_from_2(torch.nn.ReLU)
+    for dtype in (torch.int64, torch.uint8, torch.float64):
+        x = torch.tensor([[2, 3]], dtype=dtype)
+        out = net(x)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, torch.tensor([[2.0, 3.0, 5.0]]))
