@@ -1,8 +1,10 @@
-"""Checkpoint helpers: the RNG state a resume restores."""
+"""Checkpoint helpers: the RNG state a resume restores, and one-line errors for files that are not checkpoints."""
 
+import pytest
 import torch
 
-from rlkit.checkpoint import atomic_torch_save, load_checkpoint, rng_state, set_rng_state
+from rlkit.checkpoint import atomic_torch_save, load_checkpoint, load_weights, rng_state, set_rng_state
+from rlkit.errors import UserError
 
 
 def test_a_saved_rng_state_restores_the_same_draws(tmp_path):
@@ -16,3 +18,20 @@ def test_a_saved_rng_state_restores_the_same_draws(tmp_path):
     set_rng_state(load_checkpoint(tmp_path / "state.pt")["rng"])
     for again, before in zip((torch.rand(3), torch.randn(2), torch.randint(0, 1000, (4,))), expected):
         torch.testing.assert_close(again, before, rtol=0, atol=0)
+
+
+def test_a_missing_checkpoint_is_named_as_missing(tmp_path):
+    """A file gone between the listing and the load (pruned by a run still training) says so, rather than
+    'not a readable rlkit checkpoint (FileNotFoundError)'."""
+    path = tmp_path / "checkpoints" / "step_000000000010.pt"
+    with pytest.raises(UserError) as error:
+        load_checkpoint(path)
+    assert str(error.value) == f"{path}: no such checkpoint"
+
+
+def test_weights_that_do_not_fit_name_the_keys_at_fault_on_one_line():
+    """load_state_dict's first line only says that loading failed; its second names the key, so both are kept."""
+    with pytest.raises(UserError) as error:
+        load_weights(torch.nn.Linear(2, 2), {"weight": torch.zeros(2, 2)}, "run/step_1.pt")
+    assert str(error.value) == ('run/step_1.pt: the saved weights do not fit the Linear its config describes '
+                                '(Error(s) in loading state_dict for Linear: Missing key(s) in state_dict: "bias".)')

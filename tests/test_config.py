@@ -891,3 +891,151 @@ def test_a_lock_held_for_a_moment_by_another_start_is_waited_for(tmp_path, monke
     fd, created = rlkit.run_folder.lock_run(tmp_path, "--run-dir")
     os.close(fd)
     assert created and not busy
+
+
+def test_octal_overrides_read_in_base_8_as_yaml_1_2_writes_them(root):
+    """YAML 1.2 writes octal as 0o17 (010 is ten): 0o17 is fifteen, and an underscore may group its digits."""
+    config = load_config(root / CARTPOLE, ["train.log_every=0o17", "seed=0o1_0"])
+    assert (config.train.log_every, config.seed) == (15, 8)
+
+
+def test_an_override_with_nothing_after_the_equals_sign_is_the_empty_string(root):
+    """`KEY=` sets '' (what was typed), not YAML's null: the error quotes '' rather than None."""
+    with pytest.raises(UserError) as error:
+        load_config(root / CARTPOLE, ["seed="])
+    assert str(error.value) == f"override 'seed=' (applied to {root / CARTPOLE}): seed: expected an integer, got ''"
+    assert load_config(root / CARTPOLE, ["env.id="]).env.id == ""
+
+
+def test_one_line_escapes_every_unprintable_character():
+    """A tab, a carriage return or an escape sequence quoted from user input would break the one-line
+    error (or repaint the terminal); each is escaped as repr() writes it, printable text is kept."""
+    from rlkit.errors import one_line
+
+    assert one_line("a\tb\rc\x1b[2Jd\u2028e é\n") == "a\\tb\\rc\\x1b[2Jd\\u2028e é\\n"
+
+
+def test_a_gpu_index_one_past_the_last_gpu_is_refused(monkeypatch):
+    """cuda:N is the (N+1)th GPU: with two, cuda:1 is the last one and cuda:2 is past them."""
+    from rlkit.run import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(UserError, match=r"^device: 'cuda:2' asked for but this machine has 2 CUDA GPU\(s\) "
+                                        r"\(cuda:0 to cuda:1\)$"):
+        resolve_device("cuda:2")
+
+
+def test_a_resume_may_set_the_budget_to_the_runs_own_step_but_not_below(tmp_path, root):
+    """train.total_steps equal to the checkpoint's step is a finished run (nothing left to train), not a
+    budget lowered below what was trained."""
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(40, {"learner": {}})
+    run.finish()
+    resumed = Run.resume(run_dir, ["train.total_steps=40"])
+    resumed.finish()
+    assert (resumed.start_step, resumed.config.train.total_steps) == (40, 40)
+    with pytest.raises(UserError, match="train.total_steps=39 is below the run's step 40"):
+        Run.resume(run_dir, ["train.total_steps=39"])
+
+
+def test_a_checkpoint_saved_at_step_0_resumes(tmp_path, root):
+    """A stop asked for before the first step saves step 0: an rlkit checkpoint like any other."""
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(0, {"learner": {}})
+    run.finish()
+    resumed = Run.resume(run_dir, [])
+    resumed.finish()
+    assert resumed.start_step == 0 and resumed.checkpoint["step"] == 0
+
+
+def test_a_run_is_complete_once_its_newest_checkpoint_reaches_the_budget(tmp_path, root):
+    """A signal that came during the final save stopped nothing: completed() holds at step ==
+    train.total_steps (exit 0), not before it (exit 130 and 'continue with --resume')."""
+    from rlkit.run import Run
+
+    run = Run.create(load_config(root / CARTPOLE, ["train.total_steps=30"]), tmp_path / "run", root / CARTPOLE)
+    try:
+        assert not run.completed()
+        run.save(20, {"learner": {}})
+        assert not run.completed()
+        run.save(30, {"learner": {}})
+        assert run.completed()
+    finally:
+        run.finish()
+
+
+def test_a_value_that_is_not_finite_inside_a_list_is_found_and_named(tmp_path, root):
+    """check_finite walks lists and tuples as well as dicts (an optimizer's param_groups, per-layer
+    tensors); the error names the index, and a state that is finite throughout passes."""
+    from rlkit.errors import TrainingStopped
+    from rlkit.run import Run
+
+    run = Run.create(load_config(root / CARTPOLE, []), tmp_path / "run", root / CARTPOLE)
+    try:
+        run.check_finite(5, {"learner": {"moments": [torch.ones(2), (torch.ones(1), torch.zeros(3))]}})
+        with pytest.raises(TrainingStopped, match=r"training diverged by step 7 \(learner\.moments\.1\.0 is not "
+                                                  r"finite\) and stopped without saving; no checkpoint had been written"):
+            run.check_finite(7, {"learner": {"moments": [torch.ones(2), (torch.tensor([1.0, float("inf")]),)]}})
+    finally:
+        run.finish()
+
+
+def test_a_discarded_run_keeps_its_folder_once_it_wrote_a_checkpoint(tmp_path, root):
+    """finish(discard=True) undoes a failed start, but never deletes a checkpoint the run already saved
+    (bad input found after the first save: the trained steps stay resumable)."""
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "runs" / "new"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(10, {"learner": {}})
+    run.finish(discard=True)
+    assert (run_dir / "config.yaml").is_file()
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step_000000000010.pt"]
+
+
+def test_a_run_written_into_the_folder_while_this_start_took_the_lock_is_named_as_such(tmp_path, root, monkeypatch):
+    """Another start wrote config.yaml between this start's first check and its lock, then stopped: the
+    check made with the lock held (by this process) says the folder holds a run, not that one is training."""
+    import rlkit.run
+    from rlkit.run import Run
+    from rlkit.run_folder import trained_elsewhere
+
+    real_lock_run, run_dir = rlkit.run.lock_run, tmp_path / "run"
+
+    def another_start_first(folder, flag):
+        (folder / "config.yaml").write_text("algo: dqn\n")
+        return real_lock_run(folder, flag)
+
+    monkeypatch.setattr(rlkit.run, "lock_run", another_start_first)
+    with pytest.raises(UserError) as error:
+        Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    assert str(error.value) == (f"--run-dir {run_dir}: already holds a run, with no checkpoint yet (one that stopped "
+                                "before its first has nothing to continue: remove the folder or choose another "
+                                "--run-dir)")
+    assert not trained_elsewhere(run_dir)  # the lock was let go
+
+
+def test_atomic_writes_follow_the_umask_of_the_process_that_imports_them(tmp_path):
+    """The mode is 0o666 less the umask read at import (0o027 here: nothing for others), not a fixed 0o644."""
+    import importlib
+    import os
+    import stat
+
+    import rlkit.atomic
+
+    before = os.umask(0o027)
+    try:
+        importlib.reload(rlkit.atomic)
+        rlkit.atomic.atomic_write_text(tmp_path / "atomic.txt", "x")
+    finally:
+        os.umask(before)
+        importlib.reload(rlkit.atomic)
+    assert stat.S_IMODE((tmp_path / "atomic.txt").stat().st_mode) == 0o640

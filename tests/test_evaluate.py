@@ -198,3 +198,60 @@ def test_dqn_plays_epsilon_greedy_at_epsilon_end_unless_deterministic():
              for deterministic in (True, False)}
     np.testing.assert_array_equal(plays[True], greedy)
     assert (plays[False] != greedy).mean() == pytest.approx(0.25, abs=0.03)
+
+
+def cartpole_checkpoint(path: Path, *overrides: str, learner: bool = True) -> Path:
+    """A DQN CartPole checkpoint written here (an untrained Q-network): load_trained's input, no training."""
+    from rlkit.agents.dqn.network import QNetwork
+    from rlkit.config import config_to_dict, load_config
+
+    config = load_config(ROOT / "configs/cartpole_dqn.yaml", ["torch_threads=0", *overrides])
+    space = gymnasium.make("CartPole-v1")
+    state = {"step": 7, "config": config_to_dict(config)}
+    if learner:
+        state["learner"] = {"q_net": QNetwork(space.observation_space, 2, config.agent.hidden,
+                                              config.agent.dueling).state_dict()}
+    torch.save(state, path)
+    return path
+
+
+def test_the_default_seed_wraps_into_the_emulators_31_bits(tmp_path):
+    """The run's seed + 1,000,000 past 2147483647 wraps round (an ALE env refuses a larger seed)."""
+    from rlkit.evaluate import load_trained
+
+    trained = load_trained(cartpole_checkpoint(tmp_path / "step_7.pt", "seed=2147483642"))
+    trained.close()
+    assert trained.seed == 2147483642 + 1_000_000 - 2**31 == 999_994
+
+
+def test_max_envs_caps_the_checkpoints_envs_but_not_an_override_of_them(tmp_path):
+    """`rlkit evaluate --episodes 2` needs no more than 2 envs; env.num_envs=3 given by the user stays 3."""
+    from rlkit.evaluate import load_trained
+
+    path = cartpole_checkpoint(tmp_path / "step_7.pt", "env.num_envs=4")
+    for overrides, envs in (([], 2), (["env.num_envs=3"], 3)):
+        trained = load_trained(path, overrides, max_envs=2)
+        trained.close()
+        assert trained.env.num_envs == envs, overrides
+
+
+def test_a_checkpoint_without_a_learner_state_is_one_line(tmp_path):
+    """A file holding a config but no learner state raised a KeyError deep in the agent's policy()."""
+    from rlkit.errors import UserError
+    from rlkit.evaluate import load_trained
+
+    path = cartpole_checkpoint(tmp_path / "step_7.pt", learner=False)
+    with pytest.raises(UserError) as error:
+        load_trained(path)
+    assert str(error.value) == f"{path}: not an rlkit checkpoint (it holds no config or learner state)"
+
+
+def test_the_largest_31_bit_seed_and_how_to_play_are_accepted():
+    """--seed 2147483647 is the emulators' last seed; torch_threads, device and env.* change how it plays."""
+    from rlkit.errors import UserError
+    from rlkit.evaluate import check_overrides, check_seed
+
+    check_seed(2**31 - 1, "--seed")
+    with pytest.raises(UserError, match=r"^--seed: 2147483648 is outside 0\.\.2147483647"):
+        check_seed(2**31, "--seed")
+    check_overrides(["torch_threads=2", "device=cpu", "env.num_envs=3", "env.sticky_actions=0.25"])

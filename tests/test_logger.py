@@ -86,3 +86,25 @@ def test_a_resumed_logger_drops_the_steps_logged_after_its_checkpoint(tmp_path):
     logged = scalars(tmp_path, "train/loss")
     assert [step for step, _ in logged] == list(range(1, 31))
     assert [value for _, value in logged] == [float(s) for s in range(1, 11)] + [100.0 + s for s in range(11, 31)]
+
+
+def test_phase_seconds_are_the_time_since_the_previous_log_point(tmp_path):
+    """Agents pass running totals; perf/PHASE_seconds logs each interval's share, not the total so far."""
+    from conftest import scalars
+
+    logger = Logger(tmp_path, total_steps=100, start_step=0, show_progress=False)
+    logger.phases({"act": 1.0, "learn": 2.0}, 10)
+    logger.phases({"act": 3.5, "learn": 2.0}, 20)
+    logger.phases({"act": 4.0, "learn": 6.25}, 30)
+    logger.close()
+    assert scalars(tmp_path, "perf/act_seconds") == [(10, 1.0), (20, 2.5), (30, 0.5)]
+    assert scalars(tmp_path, "perf/learn_seconds") == [(10, 2.0), (20, 0.0), (30, 4.25)]
+
+
+def test_the_recent_return_is_the_mean_of_the_last_20_episodes(tmp_path):
+    """What the bar and the lines show as `return`: none before an episode ends, then a 20-episode window."""
+    logger = Logger(tmp_path, total_steps=100, start_step=0, show_progress=False)
+    assert logger.recent_return() is None
+    logger.episodes([float(r) for r in range(25)], [1] * 25, 5)
+    logger.close()
+    assert logger.recent_return() == 14.5  # the mean of 5..24

@@ -106,3 +106,42 @@ def test_memory_that_cannot_be_read_is_not_checked(monkeypatch):
     monkeypatch.setattr(rlkit.memory, "cgroup_headroom", lambda: None)
     assert rlkit.memory.available_memory() is None
     rlkit.memory.require_memory(2**60, "a buffer", "agent.buffer_size")  # no figure, no refusal
+
+
+def meminfo(monkeypatch, headroom):
+    """/proc/meminfo reads 2048 kB available; the cgroups leave `headroom` bytes (None: no limit)."""
+    import builtins
+    import io
+
+    import rlkit.memory
+
+    real_open = builtins.open
+
+    def fake_proc(path, *args, **kwargs):
+        if str(path) == "/proc/meminfo":
+            return io.StringIO("MemTotal:       8192 kB\nMemFree:        1024 kB\nMemAvailable:   2048 kB\n")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_proc)
+    monkeypatch.setattr(rlkit.memory, "cgroup_headroom", lambda: headroom)
+    return rlkit.memory.available_memory()
+
+
+def test_meminfo_counts_kibibytes(monkeypatch):
+    """MemAvailable: 2048 kB is 2 MiB (a figure 1024 times too small refused runs that fit)."""
+    assert meminfo(monkeypatch, None) == 2 * 2**20
+
+
+def test_the_least_of_meminfo_and_the_cgroup_headroom_is_available(monkeypatch):
+    """A container sees the host's MemAvailable: its own smaller limit wins, and a larger one changes nothing."""
+    assert meminfo(monkeypatch, 2**20) == 2**20
+    assert meminfo(monkeypatch, 3 * 2**20) == 2 * 2**20
+
+
+def test_a_cgroup_using_more_than_its_limit_has_no_headroom(tmp_path):
+    """A limit lowered below the memory in use (the kernel reclaiming): no memory is left, not a negative amount."""
+    proc, v2 = tmp_path / "cgroup", tmp_path / "v2"
+    write_cgroup(v2, {"cgroup.controllers": "cpu memory"})
+    write_cgroup(v2 / "job", {"memory.max": GIB, "memory.current": 2 * GIB, "memory.stat": "inactive_file 0"})
+    proc.write_text("0::/job\n")
+    assert cgroup_headroom(proc, v2) == 0
