@@ -34,10 +34,11 @@ class TinyEnv(gym.Env):
         return self.observations[-1], 1.0, self.t == 3, False, {}
 
 
-def register(name: str, observation_space: gym.Space, action_space: gym.Space = gym.spaces.Discrete(2)) -> str:
+def register(name: str, observation_space: gym.Space, action_space: gym.Space = gym.spaces.Discrete(2),
+             time_limit: int | None = None) -> str:
     env_id = f"RlkitTest{name}-v0"
     if env_id not in gym.registry:
-        gym.register(env_id, lambda: TinyEnv(observation_space, action_space))
+        gym.register(env_id, lambda: TinyEnv(observation_space, action_space), max_episode_steps=time_limit)
     return env_id
 
 
@@ -97,23 +98,22 @@ def test_continuous_actions_are_clipped_into_the_action_bounds():
     env.close()
 
 
-def test_a_time_limit_ends_the_episode_truncated_and_reports_it():
-    """TinyEnv never truncates itself; a 2-step TimeLimit does: the step resets the env, is truncated
-    (PPO bootstraps it), not terminated, and reports the 2-step episode with its return."""
-    env_id = "RlkitTestTimeLimit2-v0"
-    if env_id not in gym.registry:
-        gym.register(env_id, lambda: TinyEnv(gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(2)),
-                     max_episode_steps=2)
-    env = ClassicVec(EnvConfig(id=env_id, num_envs=1))
+@pytest.mark.parametrize("limit, last_step", [(2, (False, True, True)), (3, (True, False, True))])
+def test_a_time_limit_ends_an_episode_truncated_unless_it_terminates_on_that_step(limit, last_step):
+    """TinyEnv terminates at its 3rd step and never truncates itself. A 2-step TimeLimit ends it
+    truncated (PPO bootstraps it), not terminated; a 3-step one flags both on the 3rd step, and then it
+    is terminated only: passing truncated on would make PPO bootstrap a terminal state."""
+    env = ClassicVec(EnvConfig(id=register(f"TimeLimit{limit}", gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+                                           time_limit=limit), num_envs=1))
     env.reset(seed=0)
     steps = []
-    for _ in range(2):
+    for _ in range(limit):
         env.send(np.zeros(1, dtype=np.int64))
         steps.append(env.recv())
     env.close()
-    assert [(s.terminated[0], s.truncated[0], s.reset[0]) for s in steps] == [
-        (False, False, False), (False, True, True)]
-    assert (steps[-1].episode_returns, steps[-1].episode_lengths) == ([2.0], [2])
+    assert [(s.terminated[0], s.truncated[0], s.reset[0]) for s in steps] == [(False, False, False)] * (limit - 1) + [
+        last_step]
+    assert (steps[-1].episode_returns, steps[-1].episode_lengths) == ([float(limit)], [limit])
 
 
 def test_an_ended_episode_gives_its_last_observation_as_final_obs_and_the_new_one_as_obs():
@@ -145,24 +145,6 @@ def test_a_reset_starts_the_episode_totals_afresh():
         step = env.recv()
     env.close()
     assert (step.episode_returns, step.episode_lengths) == ([3.0], [3])
-
-
-def test_an_episode_that_terminates_as_its_time_limit_hits_is_terminated_not_truncated():
-    """TimeLimit flags both on that step; passing truncated on would make PPO bootstrap a terminal state."""
-    env_id = "RlkitTestTerminatesAtLimit-v0"
-    if env_id not in gym.registry:  # TinyEnv terminates at its 3rd step, and the limit is 3 steps too
-        gym.register(env_id, lambda: TinyEnv(gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(2)),
-                     max_episode_steps=3)
-    env = ClassicVec(EnvConfig(id=env_id, num_envs=1))
-    env.reset(seed=0)
-    steps = []
-    for _ in range(3):
-        env.send(np.zeros(1, dtype=np.int64))
-        steps.append(env.recv())
-    env.close()
-    assert [(s.terminated[0], s.truncated[0], s.reset[0]) for s in steps] == [
-        (False, False, False), (False, False, False), (True, False, True)]
-    assert steps[-1].episode_lengths == [3]
 
 
 @pytest.mark.parametrize("env_id, message", [
