@@ -1,7 +1,7 @@
 """PPO training loop (Schulman et al. 2017), read top to bottom like CleanRL's ppo_atari.py.
 
-Each iteration: collect `num_steps` vector steps into preallocated storage (one batched forward
-pass per step), compute GAE, run several epochs of minibatch updates, log, checkpoint.
+Each iteration: collect `num_steps` vector steps into preallocated storage (`actor.collect`: one
+batched forward pass per step), compute GAE, run several epochs of minibatch updates, log, checkpoint.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import sys
 import time
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from rlkit.agents.networks import is_pixels
+from rlkit.agents.ppo.actor import collect
 from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import build_network, check_action_space
 from rlkit.checkpoint import rng_state, set_rng_state
@@ -78,17 +78,7 @@ def train_on(run: Run, env: VecEnv) -> None:
     logger.start_clock()  # set-up and restore are not training time
     while step < cfg.train.total_steps and not run.stop_requested:
         remaining = 1.0 - step / cfg.train.total_steps
-        for t in range(agent.num_steps):
-            actions, logprobs, values = rollout.timed_act(net.act, rollout.obs)
-            rollout.send(actions)
-            storage.add(t, rollout.obs, actions, logprobs, values)  # while the emulators step
-            result = rollout.recv().step
-            storage.add_outcome(t, result.reward, result.terminated | result.reset)
-            if result.truncated.any():  # time limit: bootstrap from the value of the final observation
-                rows = np.flatnonzero(result.truncated)
-                final_obs = torch.from_numpy(result.final_obs[rows]).to(device)
-                with torch.inference_mode():
-                    storage.bootstrap(t, rows, net.value(final_obs), agent.gamma)
+        for result in collect(rollout, storage, net, agent.gamma):
             step += num_envs
             logger.episodes(result.episode_returns, result.episode_lengths, step)
         with torch.inference_mode():

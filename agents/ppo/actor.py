@@ -1,0 +1,37 @@
+"""PPO actor: fills rollout storage with one on-policy rollout, one batched forward pass per step.
+
+Kept apart from the learner (`learner.py`) so that actors can later step their envs elsewhere
+(other processes, a Ray cluster) and hand a filled `RolloutStorage` to one learner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from rlkit.agents.ppo.network import ActorCritic
+from rlkit.rollout import Rollout
+from rlkit.storage import RolloutStorage
+from rlkit.vec import VecStep
+
+
+def collect(rollout: Rollout, storage: RolloutStorage, net: ActorCritic, gamma: float) -> Iterator[VecStep]:
+    """Act `storage.num_steps` vector steps with `net` into `storage`, yielding each step's result.
+
+    Episodes cut by a time limit are bootstrapped with `gamma` times the value of their final
+    observation; terminated ones are not. Advantages are left to the caller, once all steps are in.
+    """
+    for t in range(storage.num_steps):
+        actions, logprobs, values = rollout.timed_act(net.act, rollout.obs)
+        rollout.send(actions)
+        storage.add(t, rollout.obs, actions, logprobs, values)  # while the emulators step
+        result = rollout.recv().step
+        storage.add_outcome(t, result.reward, result.terminated | result.reset)
+        if result.truncated.any():
+            rows = np.flatnonzero(result.truncated)
+            final_obs = torch.from_numpy(result.final_obs[rows]).to(storage.device)
+            with torch.inference_mode():
+                storage.bootstrap(t, rows, net.value(final_obs), gamma)
+        yield result
