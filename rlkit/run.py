@@ -45,6 +45,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def next_multiple(step: int, every: int) -> int:
+    """The first multiple of `every` past `step`: log and checkpoint points stay on one grid, so a
+    resumed run saves at the same steps as an unbroken one, whatever step each iteration ends on."""
+    return (step // every + 1) * every
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch; environments get `seed + env_index` from the adapters."""
     random.seed(seed)
@@ -225,7 +231,7 @@ class Run:
         path = latest_checkpoint(self.dir)
         return path is not None and int(CHECKPOINT_NAME.search(path.name).group(1)) >= self.config.train.total_steps
 
-    def _request_stop(self, signum: int, frame) -> None:
+    def _request_stop(self, signum: int, frame: object) -> None:
         if self.stop_requested:  # a second Ctrl-C (or SIGTERM): stop now
             self.second_signal = signum
             raise KeyboardInterrupt

@@ -38,6 +38,25 @@ def test_same_seed_same_run(tmp_path):
     assert_same_run_twice(tmp_path, "configs/cartpole_ppo.yaml", 4096, "net")
 
 
+def test_a_resumed_run_logs_and_saves_on_the_same_grid_as_an_unbroken_one(tmp_path):
+    """Rollouts of 768 steps against points every 1000: a point falls due on the first rollout that
+    reaches it (1536, 2304, 3072, ...), whether or not the run was stopped at 2304 and resumed."""
+    settings = ("configs/cartpole_ppo.yaml", "env.num_envs=1", "agent.num_steps=768", "agent.update_epochs=1",
+                "train.log_every=1000", "train.checkpoint_every=1000", "train.keep_checkpoints=100",
+                "train.progress_bar=false")
+    expected = [1536, 2304, 3072, 4608, 5376]
+    for name, stop_at in (("unbroken", None), ("resumed", 2304)):
+        run_dir = tmp_path / name
+        first = rlkit_train(*settings, f"train.total_steps={stop_at or 5376}", "--run-dir", str(run_dir))
+        assert first.returncode == 0, first.stderr
+        if stop_at:
+            again = rlkit_train("--resume", str(run_dir), "train.total_steps=5376")
+            assert again.returncode == 0, again.stderr
+        saved = sorted(int(path.stem.split("_")[1]) for path in (run_dir / "checkpoints").glob("step_*.pt"))
+        assert saved == expected, name
+        assert [step for step, _ in scalars(run_dir, "train/lr")] == expected, name
+
+
 @pytest.mark.slow
 def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     run_dir = tmp_path / "pong"

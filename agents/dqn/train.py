@@ -22,7 +22,7 @@ from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.replay import ReplayBuffer
 from rlkit.rollout import Rollout
-from rlkit.run import Run
+from rlkit.run import Run, next_multiple
 from rlkit.vec import VecEnv
 
 
@@ -83,8 +83,8 @@ def train_on(run: Run, env: VecEnv) -> None:
               "this run only collects experience", file=sys.stderr, flush=True)
     metrics: dict = {}
     learn_seconds = 0.0  # running total, like rollout.seconds
-    next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every  # same grid after a resume
-    next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
+    next_log = next_multiple(step, cfg.train.log_every)  # same grid after a resume
+    next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
     epsilon_steps = agent.epsilon_fraction * cfg.train.total_steps
 
     def save() -> None:
@@ -131,9 +131,9 @@ def train_on(run: Run, env: VecEnv) -> None:
             logger.scalar("train/lr", learner.optimizer.param_groups[0]["lr"], step)
             logger.phases({**rollout.seconds, "learn": learn_seconds}, step)
             logger.progress(step, "" if metrics else "no learning yet, ETA optimistic")
-            next_log = (step // cfg.train.log_every + 1) * cfg.train.log_every
+            next_log = next_multiple(step, cfg.train.log_every)
         if step >= next_checkpoint:
             save()
-            next_checkpoint = (step // cfg.train.checkpoint_every + 1) * cfg.train.checkpoint_every
+            next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
     save()
     logger.progress(step)

@@ -22,7 +22,7 @@ from rlkit.config import Config, warn_unused
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.rollout import Rollout
-from rlkit.run import Run
+from rlkit.run import Run, next_multiple
 from rlkit.storage import RolloutStorage
 from rlkit.vec import VecEnv
 
@@ -69,7 +69,8 @@ def train_on(run: Run, env: VecEnv) -> None:
         end = step + -(-left // per_rollout) * per_rollout
         print(f"note: PPO trains whole rollouts of {per_rollout:,} steps (agent.num_steps x env.num_envs), "
               f"so this run stops at step {end:,}, not {cfg.train.total_steps:,}", file=sys.stderr, flush=True)
-    next_log, next_checkpoint = step + cfg.train.log_every, step + cfg.train.checkpoint_every
+    next_log = next_multiple(step, cfg.train.log_every)  # same grid after a resume
+    next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
 
     def save() -> None:
         run.save(step, {"learner": learner.state_dict(), "rng": rng_state()})
@@ -95,10 +96,9 @@ def train_on(run: Run, env: VecEnv) -> None:
                 logger.scalar(f"train/{key}", metrics[key], step)
             logger.phases({**rollout.seconds, "learn": learn_seconds}, step)
             logger.progress(step)
-            next_log = step + cfg.train.log_every
+            next_log = next_multiple(step, cfg.train.log_every)
         if step >= next_checkpoint:
             save()
-            while next_checkpoint <= step:
-                next_checkpoint += cfg.train.checkpoint_every
+            next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
     save()
     logger.progress(step)
