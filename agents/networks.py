@@ -89,6 +89,7 @@ class MLP(nn.Module):
         self.out_features = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of the observations, flattened and cast to float32."""
         return self.net(x.float())
 
 

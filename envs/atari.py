@@ -116,6 +116,7 @@ class AtariVec:
         return np.argsort(env_ids)
 
     def reset(self, seed: int) -> np.ndarray:
+        """Reset every game (env i seeded with `seed + i`), rows in env order."""
         # env i gets seed + i, and the emulators take signed 32-bit seeds (a resumed run passes seed + step)
         obs, info = self.ale.reset(seed=seed % (2**31 - self.num_envs))
         if (order := self._env_order(info["env_id"])) is not None:
@@ -125,12 +126,14 @@ class AtariVec:
         return obs
 
     def send(self, actions: np.ndarray) -> None:
+        """Start a step of every game (actions[i] is env i's) in ale-py's threads."""
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         if self._received_env_ids is not None:  # actions[j] is env j's: send them in ale-py's row order
             actions = actions[self._received_env_ids]
         self.ale.send(actions)
 
     def recv(self) -> VecStep:
+        """Finish the step: rows back in env order, life loss and reward clipping as configured."""
         obs, reward, game_over, truncated, info = self.ale.recv()
         if (order := self._env_order(info["env_id"])) is not None:  # keep env i in row i
             obs, reward, game_over, truncated = obs[order], reward[order], game_over[order], truncated[order]
@@ -145,4 +148,5 @@ class AtariVec:
                        final_obs=info.get("final_obs", obs), episode_returns=returns, episode_lengths=lengths)
 
     def close(self) -> None:
+        """Stop ale-py's threads and emulators."""
         self.ale.close()

@@ -1,4 +1,5 @@
-"""Gymnasium's classic-control tasks (CartPole-v1, Pendulum-v1, ...) as a synchronous vector env, same-step reset."""
+"""Gymnasium environments with array observations (classic control such as CartPole-v1 and Pendulum-v1,
+and Box2D or MuJoCo tasks where installed) as a synchronous vector env, same-step reset."""
 
 from __future__ import annotations
 
@@ -72,18 +73,21 @@ class ClassicVec:
         warn_unused(cfg, "env", ATARI_ONLY, "it is Atari preprocessing, and this is a gymnasium environment")
 
     def reset(self, seed: int) -> np.ndarray:
+        """Reset every env (env i seeded with `seed + i`) and the action space's sampler."""
         obs, _ = self.envs.reset(seed=seed)
         self.single_action_space.seed(seed)
         self.episodes = EpisodeTracker(self.num_envs)
         return obs.astype(np.float32)
 
     def send(self, actions: np.ndarray) -> None:
+        """Keep the actions for `recv`, clipped into a Box's bounds or shifted to a Discrete's start."""
         if isinstance(self.single_action_space, gym.spaces.Box):  # continuous: clip into the bounds
             space = self.single_action_space
             actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
         self._actions = actions + self._action_start if self._action_start else actions
 
     def recv(self) -> VecStep:
+        """Step every env with the actions `send` kept; observations and rewards come as float32."""
         obs, reward, terminated, truncated, info = self.envs.step(self._actions)
         reset = terminated | truncated
         final_obs = obs.copy()
@@ -95,4 +99,5 @@ class ClassicVec:
                        episode_returns=returns, episode_lengths=lengths)
 
     def close(self) -> None:
+        """Close the gymnasium environments."""
         self.envs.close()

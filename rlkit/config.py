@@ -12,7 +12,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -119,7 +119,7 @@ def agent_module(algo: str, where: str = "algo") -> types.ModuleType:
     return importlib.import_module(ALGOS[algo])
 
 
-def load_config(path: str | Path, overrides: list[str] = (), warnings: list[str] | None = None) -> Config:
+def load_config(path: str | Path, overrides: Sequence[str] = (), warnings: list[str] | None = None) -> Config:
     """Read a YAML file, apply `key=value` overrides, validate, and return a Config. Warnings about
     the overrides go to stderr once the config is sound, or into `warnings` for the caller to print
     after checks of its own."""
@@ -213,7 +213,7 @@ _StrictLoader.add_implicit_resolver(  # PyYAML's YAML 1.1 floats less the sexage
 _StrictLoader.add_constructor(_INT_TAG, _StrictLoader.construct_yaml_int)
 
 
-def apply_overrides(data: dict, overrides: list[str], warnings: list[str] | None = None) -> dict[str, str]:
+def apply_overrides(data: dict, overrides: Sequence[str], warnings: list[str] | None = None) -> dict[str, str]:
     """Set dotted keys (`agent.lr=1e-4`) in a nested dict; values are parsed as YAML scalars.
     Returns {dotted key: the override that set it}, so errors can blame the command line.
     `warnings` collects a line for each section an override replaced that had other keys."""

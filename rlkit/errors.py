@@ -1,4 +1,5 @@
-"""The one exception type users see: a clear one-line message, exit status 2, no traceback."""
+"""The exceptions that end a command with one line and no traceback: UserError (bad input, exit
+status 2), Stopped (cannot go on, exit status 1) and Terminated (SIGTERM, exit status 143)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ SILENCE_SECONDS = 60.0  # a progress line when no episode has ended for this lon
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """`rlkit evaluate`'s arguments, checked (episodes, seed, and which overrides it takes)."""
     parser = ArgumentParser(
         prog="rlkit evaluate",
         description="Play a trained agent for whole episodes and print the mean return. Takes a run "
@@ -69,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def check_seed(seed: int | None, where: str) -> None:
     """The emulators take 31-bit seeds."""
     if seed is not None and not 0 <= seed <= INT32_MAX:
-        raise UserError(f"{where}: {seed} is outside 0..2147483647 (the emulators take 31-bit seeds)")
+        raise UserError(f"{where}: {seed} is outside 0..{INT32_MAX} (the emulators take 31-bit seeds)")
 
 
 def check_overrides(overrides: Sequence[str]) -> None:

@@ -28,7 +28,6 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-
 LINE_SECONDS = 60.0  # how often progress is printed as a line when there is no bar
 
 

@@ -99,7 +99,7 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, num_envs: int, frame_shape: tuple, frame_dtype: np.dtype,
                  stack: int = 1, n_step: int = 1, gamma: float = 0.99, prioritized: bool = False,
-                 alpha: float = 0.6, seed: int = 0, check_memory: bool = True):
+                 alpha: float = 0.6, seed: int | np.random.SeedSequence = 0, check_memory: bool = True):
         self.num_envs = num_envs
         # Each env holds its share of `capacity`, rounded up so that the whole buffer holds at least
         # that many; extra slots absorb the final frames of ended episodes and the stack lookback.
@@ -133,6 +133,7 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
+        """Bytes this buffer's arrays (and sum tree) take."""
         return sum(getattr(self, name).nbytes for name in self._PER_SLOT) + (self.tree.tree.nbytes if self.tree else 0)
 
     def __len__(self) -> int:

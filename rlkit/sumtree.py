@@ -24,6 +24,7 @@ class SumTree:
 
     @property
     def total(self) -> float:
+        """Sum of all priorities (the root)."""
         return float(self.tree[1])
 
     def get(self, leaves: np.ndarray) -> np.ndarray:

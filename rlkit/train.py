@@ -11,7 +11,7 @@ from rlkit.config import agent_module, dotted_key, key_source, load_config
 from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
 
 
-def run_folder(text: str) -> Path:
+def run_dir_option(text: str) -> Path:
     """--run-dir's value: a folder name (an empty one would silently mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder name")
@@ -34,6 +34,7 @@ def override_hint(argv: list[str]) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """`rlkit train`'s arguments; with --resume every positional is an override."""
     parser = ArgumentParser(
         prog="rlkit train",
         description="Train an agent from a YAML config. Logs, checkpoints and the resolved "
@@ -46,7 +47,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("config", nargs="?", help="YAML config file (omit with --resume)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, type-checked like the file (agent.lr=1e-4)")
-    parser.add_argument("--run-dir", type=run_folder, help="where to write the run: a new or empty folder")
+    parser.add_argument("--run-dir", type=run_dir_option, help="where to write the run: a new or empty folder")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its newest checkpoint")
     try:
@@ -71,7 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     """Entry point of `rlkit train`. Exit status 0 when the run completes, 128 + the signal's
-    number (130, 143) when SIGINT or SIGTERM stopped it at a checkpoint, 2 for bad input."""
+    number (130, 143) when SIGINT or SIGTERM stopped it, 2 for bad input; a run that cannot go on
+    (diverged weights, a full disk) raises TrainingStopped, which `rlkit` turns into exit status 1."""
     previous = signal.signal(signal.SIGTERM, raise_terminated)  # until Run.start installs the loop's own
     try:
         return _train(argv)

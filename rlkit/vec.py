@@ -1,6 +1,7 @@
 """The vector-environment contract between adapters (envs/) and the rollout engine (rlkit/rollout.py).
 
-Every adapter (AtariVec, ClassicVec, GoVecEnv) has this shape; `rlkit.envs.make_vec(cfg)` picks one by id. Environments auto-reset in the
+Every adapter (AtariVec, ClassicVec, GoVecEnv) has this shape; `rlkit.envs.make_vec(cfg)` picks
+AtariVec or ClassicVec by `env.id` (GoVecEnv is built directly). Environments auto-reset in the
 same step an episode ends: `obs` already holds the new episode's first observation and
 `final_obs` holds the last observation of the one that ended, so no transition ever crosses an
 episode boundary.

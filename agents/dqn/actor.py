@@ -25,7 +25,7 @@ class EpsilonGreedyActor:
     """Acts for N envs at once with the Q-network it is given (in training, the learner's own), and
     its own RNG for exploration."""
 
-    def __init__(self, q_net: QNetwork, num_actions: int, seed: int):
+    def __init__(self, q_net: QNetwork, num_actions: int, seed: int | np.random.SeedSequence):
         self.q_net = q_net
         self.num_actions = num_actions
         self.rng = np.random.default_rng(seed)

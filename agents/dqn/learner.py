@@ -54,10 +54,12 @@ class DQNLearner:
                     target.lerp_(online, self.cfg.tau)
 
     def state_dict(self) -> dict:
+        """Everything a resume needs: both networks, Adam's moments, the update count."""
         return {"q_net": self.q_net.state_dict(), "target": self.target.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`, keeping this config's lr and adam_eps (a resume may override them)."""
         self.q_net.load_state_dict(state["q_net"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -41,6 +41,7 @@ class QNetwork(nn.Module):
         self.advantage = nn.Sequential(nn.Linear(features, width), nn.ReLU(), nn.Linear(width, num_actions))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values, (batch, num_actions)."""
         features = self.torso(obs)
         if not self.dueling:
             return self.head(features)

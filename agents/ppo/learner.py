@@ -88,9 +88,11 @@ class PPOLearner:
         return metrics
 
     def state_dict(self) -> dict:
+        """Everything a resume needs: the network, Adam's moments, the update count."""
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`, keeping this config's adam_eps (a resume may override it)."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # the saved eps would undo a resume's agent.adam_eps=

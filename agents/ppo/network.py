@@ -40,18 +40,23 @@ class CategoricalHead(nn.Module):
         self.linear = orthogonal_init(nn.Linear(features, num_actions), 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The distribution's parameters: log-probabilities, (batch, num_actions)."""
         return F.log_softmax(self.linear(x), dim=-1)
 
     def sample(self, logp: torch.Tensor) -> torch.Tensor:
+        """One action per row, drawn from torch's RNG."""
         return torch.multinomial(logp.exp(), 1).squeeze(-1)
 
     def mode(self, logp: torch.Tensor) -> torch.Tensor:
+        """The most likely action per row."""
         return logp.argmax(-1)
 
     def log_prob(self, logp: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-probability of each row's action."""
         return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
     def entropy(self, logp: torch.Tensor) -> torch.Tensor:
+        """Entropy per row."""
         return -(logp.exp() * logp).sum(-1)
 
 
@@ -64,19 +69,24 @@ class GaussianHead(nn.Module):
         self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The distribution's parameters: the mean, (batch, action_dim) (the std is `log_std`)."""
         return self.linear(x)
 
     def sample(self, mean: torch.Tensor) -> torch.Tensor:
+        """One action per row, drawn from torch's RNG (unclipped: the adapter clips to the bounds)."""
         return mean + self.log_std.exp() * torch.randn_like(mean)
 
     def mode(self, mean: torch.Tensor) -> torch.Tensor:
+        """The most likely action: the mean."""
         return mean
 
     def log_prob(self, mean: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-density of each row's action, summed over its dimensions."""
         z = (actions - mean) * torch.exp(-self.log_std)
         return (-0.5 * z.square() - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     def entropy(self, mean: torch.Tensor) -> torch.Tensor:
+        """Entropy per row (the same for every row: the std does not depend on the state)."""
         per_dim = 0.5 + 0.5 * math.log(2 * math.pi) + self.log_std
         return per_dim.sum().expand(mean.shape[0])
 

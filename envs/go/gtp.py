@@ -127,6 +127,7 @@ class GtpEngine:
         return ""
 
     def cmd_loadsgf(self, args: list[str]) -> str:
+        """The file's main line, up to (not including) move MOVE_NUMBER when given."""
         (path, *rest) = self._args(args, 1, "loadsgf FILE [MOVE_NUMBER]")
         until = None
         if rest:
@@ -154,6 +155,7 @@ class GtpEngine:
         return ""
 
     def cmd_genmove(self, args: list[str]) -> str:
+        """COLOR moves now (whoever was to play): the policy's move, played and returned as a vertex."""
         color = self._color(self._args(args, 1, "genmove COLOR")[0])
         self.game.to_play = color
         action = int(self.genmove_policy(self.game))
@@ -200,6 +202,7 @@ class GtpEngine:
         return "\n".join(lines)
 
     def cmd_printsgf(self, args: list[str]) -> str:
+        """The game as SGF: written to FILE when given (its folder must exist), else returned."""
         if args:
             if not Path(args[0]).parent.is_dir():  # write_sgf would make the missing folders
                 raise GtpFailure(f"cannot write {args[0]}: no such folder")

@@ -124,5 +124,5 @@ class GtpClient:
     def __enter__(self) -> GtpClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()

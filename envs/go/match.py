@@ -41,7 +41,7 @@ def wilson_interval(wins: float, games: int, z: float = 1.96) -> tuple[float, fl
 
 @dataclass
 class Outcome:
-    """How one game ended: winner colour (0 for a draw) and the SGF result text."""
+    """How one game ended: winner colour (0 for a draw), the SGF result text and why it ended."""
 
     winner: int
     result: str

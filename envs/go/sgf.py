@@ -184,7 +184,8 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     root = nodes[0]
     rec = SgfRecord()
 
-    def prop(node, key, default=None):
+    def prop(node: dict[str, tuple[list[str], int]], key: str, default: str | None = None) -> str | None:
+        """The first value of property `key` in `node`, else `default`."""
         return node[key][0][0] if key in node else default
 
     if prop(root, "GM", "1").strip() != "1":
