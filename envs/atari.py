@@ -87,7 +87,7 @@ class AtariVec:
     """N Atari games stepped together by ale-py's threads; see rlkit.vec.VecEnv."""
 
     def __init__(self, cfg: EnvConfig):
-        self.num_envs = cfg.num_envs
+        self.num_envs, self.frame_stack = cfg.num_envs, cfg.frame_stack
         self.terminal_on_life_loss = cfg.terminal_on_life_loss
         self.clip_rewards = cfg.clip_rewards
         threads = cfg.num_threads or min(cfg.num_envs, len(os.sched_getaffinity(0)))  # one per core

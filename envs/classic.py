@@ -53,7 +53,7 @@ class ClassicVec:
 
     def __init__(self, cfg: EnvConfig):
         check_gymnasium_id(cfg.id)
-        self.num_envs = cfg.num_envs
+        self.num_envs, self.frame_stack = cfg.num_envs, 1  # whole arrays, no frame stacks
         self.envs = gym.make_vec(cfg.id, num_envs=cfg.num_envs, vectorization_mode="sync",
                                  vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
         space = self.envs.single_observation_space

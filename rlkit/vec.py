@@ -39,6 +39,9 @@ class VecEnv(Protocol):
     num_envs: int
     single_observation_space: gym.Space
     single_action_space: gym.Space
+    # Observations are the last `frame_stack` frames, one per channel along axis 0, shifted by one
+    # each step (Atari); 1 for anything else. A replay stores each frame once where this is above 1.
+    frame_stack: int
 
     def reset(self, seed: int) -> np.ndarray:
         """Reset all environments; environment i is seeded with `seed + i`. Returns observations."""

@@ -112,7 +112,7 @@ class EpisodeEndsEnv:
     """A rlkit.vec.VecEnv of 3 envs with known episode ends: env 0 terminates every 7th step, env 1 is
     truncated every 7th (both in the same step), env 2 terminates every 6th. Observations count the steps."""
 
-    num_envs = 3
+    num_envs, frame_stack = 3, 1
     single_observation_space = gymnasium.spaces.Box(-1e6, 1e6, (2,), np.float32)
     single_action_space = gymnasium.spaces.Discrete(2)
 

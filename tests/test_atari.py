@@ -46,6 +46,7 @@ def test_observations_are_stacked_84x84_grayscale_zero_padded_at_reset():
     assert (obs[:, :3] == 0).all() and obs[:, 3].mean() > 0  # only the newest frame at reset
     step = next(play(env, 1))
     np.testing.assert_array_equal(step.obs[:, :3], obs[:, 1:])  # the stack shifts by one frame
+    assert env.frame_stack == 4  # so a replay stores each frame once
     assert env.single_action_space.n == 6
     env.close()
 

@@ -62,6 +62,7 @@ def test_float64_observations_come_out_float32_as_the_space_says():
     env.send(np.zeros(2, dtype=np.int64))
     step = env.recv()
     assert step.obs.dtype == step.final_obs.dtype == np.float32 and step.obs.shape == (2, 2, 3)
+    assert env.frame_stack == 1  # a 2-D array is one observation, not a stack of frames
     env.close()
 
 

@@ -387,8 +387,9 @@ class CubeEnv(EpisodeEndsEnv):
 
 
 def test_three_dimensional_float_observations_are_stored_whole(tmp_path, monkeypatch):
-    """Only pixel frames are stacks of frames: a (2, 3, 4) float array was stored as its last 'frame' and
-    rebuilt from earlier steps, so the learner saw observations the env never gave."""
+    """Only what the adapter declares a frame stack (`frame_stack` > 1) is stored frame by frame: a (2, 3, 4)
+    float array was once stored as its last 'frame' and rebuilt from earlier steps, so the learner saw
+    observations the env never gave."""
     from rlkit.agents.dqn.learner import DQNLearner
     from rlkit.agents.dqn.train import train_on
     from rlkit.config import load_config

@@ -17,7 +17,7 @@ from rlkit.vec import VecStep
 class ShortAndLongEpisodes:
     """Two envs: env 0's episodes last 1 step and return 1, env 1's last 5 steps and return 5."""
 
-    num_envs = 2
+    num_envs, frame_stack = 2, 1
     single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (1,), np.float32)
     single_action_space = gymnasium.spaces.Discrete(2)
     lengths = np.array([1, 5])

@@ -42,8 +42,8 @@ def train_on(run: Run, env: VecEnv) -> None:
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
     actor_seed, replay_seed = np.random.SeedSequence(cfg.seed).spawn(2)  # independent streams
     obs_space = env.single_observation_space
-    # stacked frames (Atari) are stored once each; other arrays, 3-D ones too, are stored whole
-    stacked = is_pixels(obs_space) and cfg.env.frame_stack > 1
+    # stacked frames are stored once each; other arrays, 3-D ones too, are stored whole
+    stacked = env.frame_stack > 1
     replay = ReplayBuffer(
         agent.buffer_size, num_envs, obs_space.shape[1:] if stacked else obs_space.shape, obs_space.dtype,
         stack=obs_space.shape[0] if stacked else 1, n_step=agent.n_step, gamma=agent.gamma,

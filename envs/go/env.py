@@ -29,6 +29,7 @@ class GoVecEnv:
         if history < 1:
             raise ValueError("history must be at least 1 (the current board)")
         self.num_envs, self.size, self.seed = num_envs, size, seed
+        self.frame_stack = 1  # the history planes are two per position, not one frame per step
         self.games = GoBatch(num_envs, size, komi, history, max_moves)
         self.single_observation_space = gym.spaces.Box(0.0, 1.0, (2 * history + 1, size, size), np.float32)
         self.single_action_space = gym.spaces.Discrete(size * size + 1)
