@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _read_umask() -> int:
@@ -18,16 +19,18 @@ def _read_umask() -> int:
 _FILE_MODE = 0o666 & ~_read_umask()  # read once: os.umask can only be read by setting it
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through `write(tmp_path)` into a temporary file beside `path`, then rename over it.
-    The file gets the mode a plain open() would give (mkstemp's own is 0600)."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through `write(handle)` into a temporary file beside `path`, sync it, then rename it
+    over `path`. The file gets the mode a plain open() would give (mkstemp's own is 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
     try:
-        write(tmp)
+        with open(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
         folder = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
         try:
@@ -42,11 +45,4 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace a text file (UTF-8) atomically."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    atomic_write(path, write)
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

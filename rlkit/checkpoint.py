@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -16,16 +15,13 @@ from rlkit.errors import UserError
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save atomically (temporary file, fsync, rename)."""
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:
-            try:
-                torch.save(obj, handle)
-            except RuntimeError as error:  # torch's zip writer hides a failed write (a full disk) behind its own
-                if isinstance(error.__context__, OSError):
-                    raise error.__context__ from None
-                raise
-            handle.flush()
-            os.fsync(handle.fileno())
+    def write(handle: BinaryIO) -> None:
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as error:  # torch's zip writer hides a failed write (a full disk) behind its own
+            if isinstance(error.__context__, OSError):
+                raise error.__context__ from None
+            raise
 
     atomic_write(path, write)
 
@@ -33,13 +29,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """np.savez (uncompressed) atomically; read back with allow_pickle=False."""
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    atomic_write(path, write)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
