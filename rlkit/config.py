@@ -21,6 +21,7 @@ import yaml
 
 from rlkit.atomic import atomic_write_text
 from rlkit.errors import UserError
+from rlkit.strict_yaml import UNREADABLE_VALUE, StrictLoader, unreadable
 
 # algo name -> module exposing `AgentConfig` (a dataclass), `train(run) -> None` and `policy(...)`
 # (the trained policy, for `rlkit evaluate`)
@@ -135,7 +136,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), warnings: list[
     except UnicodeDecodeError as error:
         raise UserError(f"{path}: not UTF-8 text (byte {error.start}); save the config as UTF-8") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=StrictLoader)
     except RecursionError:
         raise UserError(f"{path}: malformed YAML: nested too deeply") from None
     except yaml.YAMLError as error:
@@ -144,7 +145,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), warnings: list[
         problem = str(getattr(error, "problem", None) or error).splitlines()[0]  # some span lines
         raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
     except UNREADABLE_VALUE as error:
-        raise UserError(f"{path}: malformed YAML: {_unreadable(error)}") from None
+        raise UserError(f"{path}: malformed YAML: {unreadable(error)}") from None
     if data is None:
         raise UserError(f"{path}: the file is empty")
     if not isinstance(data, dict):
@@ -158,59 +159,6 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), warnings: list[
     else:
         warnings += found
     return config
-
-
-# What PyYAML's constructors raise besides YAMLError for a scalar they cannot build: `2020-13-45`
-# (a timestamp with month 13), `!!int abc`, `!!float x`, `!!timestamp foo`.
-UNREADABLE_VALUE = (ValueError, TypeError, AttributeError)
-
-
-def _unreadable(error: Exception) -> str:
-    """Why PyYAML could not build a value, in a few words."""
-    if isinstance(error, ValueError) and str(error):
-        return str(error).splitlines()[0]  # e.g. "month must be in 1..12"
-    return "a value that its tag (such as !!timestamp) cannot build"
-
-
-_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently),
-    and reads numbers as YAML 1.2 does: `010` is ten, not YAML 1.1's octal eight (so `seed=010` and
-    `seed=008` are two seeds), and `1:30` is a string, not the sexagesimal 90."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        text = self.construct_scalar(node).replace("_", "")
-        sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
-        base = {"0x": 16, "0o": 8}.get(digits[:2], 10)
-        return sign * int(digits[2:] if base != 10 else digits, base)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: list = []  # a list, not a set: a key may be unhashable (the base class reports that)
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges; keys given here override
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' is given twice", key_node.start_mark)
-            seen.append(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
-                                    list("-+0123456789"))
-_StrictLoader.add_implicit_resolver(  # PyYAML's YAML 1.1 floats less the sexagesimal form
-    _FLOAT_TAG, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
-                              |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
-                              |[-+]?\.(?:inf|Inf|INF)
-                              |\.(?:nan|NaN|NAN))$""", re.VERBOSE), list("-+0123456789."))
-_StrictLoader.add_constructor(_INT_TAG, _StrictLoader.construct_yaml_int)
 
 
 def apply_overrides(data: dict, overrides: Sequence[str], warnings: list[str] | None = None) -> dict[str, str]:
@@ -231,11 +179,11 @@ def apply_overrides(data: dict, overrides: Sequence[str], warnings: list[str] | 
             if not isinstance(node, dict):
                 raise UserError(f"override '{item}': '{part}' is not a section")
         try:
-            value = yaml.load(text, Loader=_StrictLoader) if text else ""
+            value = yaml.load(text, Loader=StrictLoader) if text else ""
         except (yaml.YAMLError, RecursionError):
             raise UserError(f"override '{item}': the value is not valid YAML") from None
         except UNREADABLE_VALUE as error:
-            raise UserError(f"override '{item}': the value is not valid YAML: {_unreadable(error)}") from None
+            raise UserError(f"override '{item}': the value is not valid YAML: {unreadable(error)}") from None
         replaced = node.get(parts[-1])
         dropped = [str(k) for k in replaced if k not in value] if isinstance(value, dict) and isinstance(replaced, dict) else []
         if dropped and warnings is not None:
