@@ -37,7 +37,7 @@ def check_gymnasium_id(env_id: str) -> None:
 
 
 def observation_problem(space: gym.Space) -> str | None:
-    """Why the agents' MLPs cannot take `space` (None when they can)."""
+    """Why this adapter refuses `space` (None when it takes it): it passes arrays on unscaled."""
     if not isinstance(space, gym.spaces.Box):
         return "the classic-control adapter takes Box (array) observations"
     if not space.shape:

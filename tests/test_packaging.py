@@ -1,4 +1,4 @@
-"""The wheel's package list: every package folder of the source tree is in it.
+"""The wheel's package list: every package folder of the source tree is in it; one version number.
 
 Editable installs find any folder, so a subpackage missing from pyproject.toml's hand-written list
 (a new agent, say) would pass every test here and be missing only from a user's installed wheel.
@@ -20,3 +20,15 @@ def test_every_package_folder_is_listed_in_pyproject():
             parts = init.parent.relative_to(ROOT / folder).parts
             on_disk.add(".".join((package, *parts)))
     assert on_disk == set(setuptools["packages"])
+
+
+def test_gtp_and_sgf_report_the_version_written_in_pyproject():
+    from rlkit import __version__
+    from rlkit.envs.go.game import Game
+    from rlkit.envs.go.gtp import GtpEngine
+    from rlkit.envs.go.sgf import to_sgf
+
+    expected = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert __version__ == expected
+    assert GtpEngine(size=9, komi=7.5).cmd_version([]) == expected
+    assert f"AP[rlkit:{expected}]" in to_sgf(Game(9))

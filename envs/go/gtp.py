@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from rlkit import __version__
 from rlkit.errors import ArgumentParser, UserError, one_line
 
 from . import engine as E
@@ -21,7 +22,6 @@ from .game import Game, IllegalMove, format_komi, parse_komi
 from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
 
-VERSION = "0.1.0"
 
 
 class GtpFailure(Exception):
@@ -91,7 +91,7 @@ class GtpEngine:
         return "rlkit"
 
     def cmd_version(self, args: list[str]) -> str:
-        return VERSION
+        return __version__
 
     def cmd_known_command(self, args: list[str]) -> str:
         return "true" if args and args[0] in self.commands else "false"

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rlkit import __version__
 from rlkit.atomic import atomic_write_text
 from rlkit.errors import one_line
 
@@ -53,7 +54,7 @@ def to_sgf(game: Game, black: str = "", white: str = "", result: str | None = No
     date = date or datetime.date.today().isoformat()
     if result is None:  # a game still in play has no result yet
         result = game.result() if game.over else ""
-    root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:0.1.0]SZ[{n}]KM[{format_komi(game.komi)}]RU[Tromp-Taylor]"
+    root = f"GM[1]FF[4]CA[UTF-8]AP[rlkit:{__version__}]SZ[{n}]KM[{format_komi(game.komi)}]RU[Tromp-Taylor]"
     root += (f"PB[{_escape(black)}]" if black else "") + (f"PW[{_escape(white)}]" if white else "")
     root += f"DT[{_escape(date)}]" + (f"RE[{_escape(result)}]" if result else "")
     root += (f"HA[{handicap}]" if handicap >= 2 else "") + (f"C[{_escape(comment)}]" if comment else "")
