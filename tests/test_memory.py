@@ -31,7 +31,8 @@ ctypes.memset(block, 1, size)
 held = libc.mallinfo2()
 libc.free(block)
 after = libc.mallinfo2()
-print(held.hblks - before.hblks, after.fordblks - before.fordblks >= size)
+# nothing handed back (the heap is as large as while the block was held) and the block is free in it
+print(held.hblks - before.hblks, after.arena == held.arena and after.fordblks - held.fordblks >= size)
 """
 
 
