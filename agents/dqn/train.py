@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from rlkit.agents.dqn.actor import EpsilonGreedyActor, linear_epsilon, require_discrete
+from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels
@@ -32,25 +33,30 @@ def train(run: Run) -> None:
         train_on(run, env)
 
 
+def make_replay(agent: AgentConfig, env: VecEnv, seed: np.random.SeedSequence) -> ReplayBuffer:
+    """The replay for `env`'s observations, its size printed. Frames the adapter stacks
+    (`env.frame_stack` > 1) are stored once each; any other array is stored whole."""
+    if agent.buffer_size < agent.batch_size:
+        raise UserError(f"agent.buffer_size: {agent.buffer_size} is less than agent.batch_size "
+                        f"({agent.batch_size}); the buffer must hold a batch")
+    shape, dtype = env.single_observation_space.shape, env.single_observation_space.dtype
+    stack = shape[0] if env.frame_stack > 1 else 1
+    replay = ReplayBuffer(agent.buffer_size, env.num_envs, shape[1:] if stack > 1 else shape, dtype, stack=stack,
+                          n_step=agent.n_step, gamma=agent.gamma, prioritized=agent.prioritized,
+                          alpha=agent.priority_alpha, seed=seed)
+    size = f"{replay.nbytes / 2**30:.2f} GiB" if replay.nbytes >= 2**30 else f"{replay.nbytes / 2**20:.1f} MiB"
+    print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
+    return replay
+
+
 def train_on(run: Run, env: VecEnv) -> None:
     """Train on `env`, a vector env made from `run.config.env` (the caller closes it)."""
     cfg, agent, device = run.config, run.config.agent, run.device
     require_discrete(cfg, env.single_action_space)
-    if agent.buffer_size < agent.batch_size:
-        raise UserError(f"agent.buffer_size: {agent.buffer_size} is less than agent.batch_size "
-                        f"({agent.batch_size}); the buffer must hold a batch")
     num_envs, num_actions = env.num_envs, int(env.single_action_space.n)
     actor_seed, replay_seed = np.random.SeedSequence(cfg.seed).spawn(2)  # independent streams
+    replay = make_replay(agent, env, replay_seed)
     obs_space = env.single_observation_space
-    # stacked frames are stored once each; other arrays, 3-D ones too, are stored whole
-    stacked = env.frame_stack > 1
-    replay = ReplayBuffer(
-        agent.buffer_size, num_envs, obs_space.shape[1:] if stacked else obs_space.shape, obs_space.dtype,
-        stack=obs_space.shape[0] if stacked else 1, n_step=agent.n_step, gamma=agent.gamma,
-        prioritized=agent.prioritized, alpha=agent.priority_alpha, seed=replay_seed)
-    size = f"{replay.nbytes / 2**30:.2f} GiB" if replay.nbytes >= 2**30 else f"{replay.nbytes / 2**20:.1f} MiB"
-    print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
-
     if is_pixels(obs_space):
         warn_unused(agent, "agent", ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
     logger = run.start()  # seeds everything, so networks initialise reproducibly
