@@ -1,12 +1,12 @@
 """Atari games through ale-py's C++ vector environment (threads, no subprocesses).
 
 Standard DQN preprocessing (Mnih et al. 2015; sticky actions as in Machado et al. 2018 are off
-by default, `env.sticky_actions=0.25` turns them on): up to 30 no-ops on reset, frame skip 4
-with a max over the last two frames, 84x84 grayscale, a stack of 4 frames, FIRE on reset where
-the game needs it (at a game's start only: unlike CleanRL's and SB3's wrappers, not after each
-lost life). Life loss is reported as terminal for
-learning (the emulator plays on), rewards are clipped for learning only, and episode returns are
-the true score of a whole game over all lives.
+by default, `env.sticky_actions=0.25` turns them on): 0 to noop_max - 1 (29) no-op frames on
+reset, frame skip 4 with a max over the last two frames, 84x84 grayscale, a stack of 4 frames,
+FIRE for one frame on reset in every game whose action set has it, in place of one no-op (at a
+game's start only: unlike CleanRL's and SB3's wrappers, not after each lost life). Life loss is
+reported as terminal for learning (the emulator plays on), rewards are clipped for learning
+only, and episode returns are the true score of a whole game over all lives.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def rom_name(env_id: str) -> str:
     """'ALE/MontezumaRevenge-v5' -> 'montezuma_revenge', through ale-py's own naming of the ROMs it ships."""
     match = ATARI_ID.match(env_id)
     if not match:
-        raise UserError(f"env.id: '{env_id}' is not an Atari id of the form ALE/Name-v5")
+        guess = ale_id_for(env_id)
+        hint = f"; did you mean {guess}?" if guess else ""
+        raise UserError(f"env.id: '{env_id}' is not an Atari id of the form ALE/Name-v5{hint}")
     shipped = _shipped_roms()
     if match.group(1) not in shipped:
         guess = ale_id_for(env_id)
@@ -47,13 +49,15 @@ def rom_name(env_id: str) -> str:
 
 
 def ale_id_for(name: str) -> str | None:
-    """'Pong', 'pong', 'PongNoFrameskip-v4' -> 'ALE/Pong-v5' when ale-py ships that game, else None
-    (for suggestions). RAM ids get none: this adapter gives the agent pixels."""
-    base = name.removeprefix("ALE/").split("-")[0]
+    """'Pong', 'pong', 'PongNoFrameskip-v4', 'ALE/Pong-v4', 'ale/pong-v5' and ROM names ('ms_pacman')
+    -> 'ALE/Pong-v5' when ale-py ships that game, else None (for suggestions). RAM ids get none: this
+    adapter gives the agent pixels."""
+    base = re.sub(r"^ale/", "", name, flags=re.IGNORECASE).split("-")[0]
     if "-ram" in name.lower() or base.lower().endswith("ram"):
         return None
     base = re.sub(r"(NoFrameskip|Deterministic)$", "", base)
-    by_lower = {game.lower(): game for game in _shipped_roms()}
+    shipped = _shipped_roms()
+    by_lower = {game.lower(): game for game in shipped} | {rom: game for game, rom in shipped.items()}
     game = by_lower.get(base.lower())
     return f"ALE/{game}-v5" if game else None
 

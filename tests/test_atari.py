@@ -27,11 +27,19 @@ def test_ids_map_to_shipped_roms():
         rom_name("ALE/Pong")
     with pytest.raises(UserError, match=r"ships no ROM named pong\); did you mean ALE/Pong-v5\?"):
         rom_name("ALE/pong-v5")
+    with pytest.raises(UserError, match=r"of the form ALE/Name-v5; did you mean ALE/Pong-v5\?"):
+        rom_name("ALE/Pong-v4")  # a wrong version, an old-style name or a ROM name gets a hint too
+    with pytest.raises(UserError, match=r"of the form ALE/Name-v5; did you mean ALE/MsPacman-v5\?"):
+        rom_name("ALE/ms_pacman-v5")
+    with pytest.raises(UserError, match=r"of the form ALE/Name-v5$"):
+        rom_name("ALE/Pong-ram-v5")
 
 
 @pytest.mark.parametrize("name,guess", [
     ("Pong", "ALE/Pong-v5"), ("pong", "ALE/Pong-v5"), ("PongNoFrameskip-v4", "ALE/Pong-v5"),
     ("BreakoutDeterministic-v4", "ALE/Breakout-v5"), ("TicTacToe3D", "ALE/TicTacToe3D-v5"),
+    ("ALE/Pong-v4", "ALE/Pong-v5"), ("ale/pong-v5", "ALE/Pong-v5"), ("ALE/PongNoFrameskip-v4", "ALE/Pong-v5"),
+    ("ms_pacman", "ALE/MsPacman-v5"), ("ALE/montezuma_revenge-v5", "ALE/MontezumaRevenge-v5"),
     ("Breakout-ram-v4", None),  # the adapter gives pixels: a RAM id gets no pixel suggestion
     ("Chess", None),
 ])
