@@ -97,7 +97,8 @@ class AtariVec:
         threads = cfg.num_threads or min(cfg.num_envs, len(os.sched_getaffinity(0)))  # one per core
         self.ale = AtariVectorEnv(
             rom_name(cfg.id), cfg.num_envs, num_threads=threads,
-            repeat_action_probability=cfg.sticky_actions, frameskip=cfg.frame_skip,
+            repeat_action_probability=cfg.sticky_actions, full_action_space=cfg.full_action_space,
+            frameskip=cfg.frame_skip,
             stack_num=cfg.frame_stack, noop_max=cfg.noop_max, max_num_frames_per_episode=cfg.max_episode_frames,
             img_height=84, img_width=84, grayscale=True, maxpool=True, use_fire_reset=True,
             episodic_life=False, life_loss_info=False, reward_clipping=False, autoreset_mode="SameStep",

@@ -14,8 +14,8 @@ from rlkit.vec import EpisodeTracker, VecStep
 
 
 # EnvConfig keys that only the Atari adapter reads
-ATARI_ONLY = ("num_threads", "frame_stack", "frame_skip", "noop_max", "sticky_actions", "terminal_on_life_loss",
-              "clip_rewards", "max_episode_frames")
+ATARI_ONLY = ("num_threads", "frame_stack", "frame_skip", "noop_max", "sticky_actions", "full_action_space",
+              "terminal_on_life_loss", "clip_rewards", "max_episode_frames")
 
 
 def check_gymnasium_id(env_id: str) -> None:

@@ -63,6 +63,7 @@ class EnvConfig:
     frame_skip: int = field(default=4, metadata=between(1, INT32_MAX))
     noop_max: int = field(default=30, metadata=between(0, INT32_MAX))
     sticky_actions: float = field(default=0.0, metadata=between(0.0, 1.0))
+    full_action_space: bool = False  # all 18 joystick actions (Machado et al.), not the game's minimal set
     terminal_on_life_loss: bool = True
     clip_rewards: bool = True
     max_episode_frames: int = field(default=108_000, metadata=between(1, INT32_MAX))

@@ -28,8 +28,8 @@ from rlkit.run import FIXED_ON_RESUME, resolve_device, seed_everything
 from rlkit.run_folder import latest_checkpoint
 from rlkit.vec import VecEnv
 
-# what an evaluation may change: how it plays, never what was trained (FIXED_ON_RESUME: env.id and
-# env.frame_stack, which the network was trained on, are fixed here as on a resume)
+# what an evaluation may change: how it plays, never what was trained (FIXED_ON_RESUME: env.id,
+# env.frame_stack and env.full_action_space, which the network was trained on, are fixed here as on a resume)
 OVERRIDABLE = ("env.", "device", "torch_threads")
 KNOWN_SECTIONS = {field.name for field in dataclasses.fields(Config)}
 MAX_EPISODES = 1_000_000
@@ -81,7 +81,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
         if key.split(".")[0] not in KNOWN_SECTIONS:
             raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
         if not key.startswith(OVERRIDABLE) or key in FIXED_ON_RESUME:
-            raise UserError(f"'{override}': evaluate takes env.* (but env.id and env.frame_stack), device and "
+            fixed = ", ".join(key for key in FIXED_ON_RESUME if key.startswith("env."))
+            raise UserError(f"'{override}': evaluate takes env.* (but {fixed}), device and "
                             f"torch_threads overrides only ({key} is fixed by the checkpoint)")
 
 

@@ -25,7 +25,7 @@ from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, latest_checkpoint
 
 REPLAY_NAME = re.compile(r"replay_\d+\.npz")
 # Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
-FIXED_ON_RESUME = ("algo", "env.id", "env.frame_stack")
+FIXED_ON_RESUME = ("algo", "env.id", "env.frame_stack", "env.full_action_space")
 
 
 def resolve_device(name: str) -> torch.device:

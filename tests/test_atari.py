@@ -59,6 +59,15 @@ def test_observations_are_stacked_84x84_grayscale_zero_padded_at_reset():
     env.close()
 
 
+def test_the_full_action_space_gives_all_18_joystick_actions():
+    env = make_vec(EnvConfig(id="ALE/Pong-v5", num_envs=2, full_action_space=True))
+    assert env.single_action_space.n == 18  # Pong's minimal set has 6
+    env.reset(seed=0)
+    env.send(np.full(2, 17))  # DOWNLEFTFIRE, outside the minimal set, is playable
+    assert env.recv().obs.shape == (2, 4, 84, 84)
+    env.close()
+
+
 def test_rewards_are_clipped_for_learning_but_returns_are_true_scores():
     env = make_vec(EnvConfig(id="ALE/SpaceInvaders-v5", num_envs=2, clip_rewards=True))
     positives, returns = 0, []

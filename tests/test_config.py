@@ -336,6 +336,18 @@ def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, 
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_a_resume_cannot_change_the_action_set_the_network_was_trained_on(tmp_path, root):
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(500, {"learner": {}})
+    run.finish()
+    with pytest.raises(UserError, match=r"env.full_action_space cannot change on resume \(the checkpoint was "
+                                        r"trained with env.full_action_space=False\)"):
+        Run.resume(run_dir, ["env.full_action_space=true"])
+
+
 def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path, root, monkeypatch):
     """A full disk at a checkpoint: TrainingStopped (one line, exit 1) naming the file and the newest
     checkpoint, which stays whole."""

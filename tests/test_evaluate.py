@@ -142,7 +142,7 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["/nonexistent-run"], "/nonexistent-run: no such run folder or checkpoint file"),
     (["{run}", "agent.lr=1"],
-     "'agent.lr=1': evaluate takes env.* (but env.id and env.frame_stack), device and torch_threads overrides only "
+     "'agent.lr=1': evaluate takes env.* (but env.id, env.frame_stack, env.full_action_space), device and torch_threads overrides only "
      "(agent.lr is fixed by the checkpoint)"),
     (["{run}", "--episodes", "0"], "--episodes: 0 is not a number of episodes from 1 to 1,000,000"),
     (["{run}", "--seed", "-3"], "--seed: -3 is outside 0..2147483647 (the emulators take 31-bit seeds)"),
@@ -151,11 +151,14 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
     (["{readme}"], "{readme}: not a readable rlkit checkpoint (UnpicklingError)"),
     ([], "give a RUN_DIR or a CHECKPOINT file to evaluate"),
     (["{run}", "--episodes", "1000001"], "--episodes: 1000001 is not a number of episodes from 1 to 1,000,000"),
-    (["{run}", "env.frame_stack=2"], "'env.frame_stack=2': evaluate takes env.* (but env.id and env.frame_stack), "
+    (["{run}", "env.frame_stack=2"], "'env.frame_stack=2': evaluate takes env.* (but env.id, env.frame_stack, env.full_action_space), "
                                      "device and torch_threads overrides only (env.frame_stack is fixed by the checkpoint)"),
-    (["{run}", "env.id=ALE/Breakout-v5"], "'env.id=ALE/Breakout-v5': evaluate takes env.* (but env.id and "
-                                          "env.frame_stack), device and torch_threads overrides only (env.id is fixed "
-                                          "by the checkpoint)"),
+    (["{run}", "env.id=ALE/Breakout-v5"], "'env.id=ALE/Breakout-v5': evaluate takes env.* (but env.id, "
+                                          "env.frame_stack, env.full_action_space), device and torch_threads overrides "
+                                          "only (env.id is fixed by the checkpoint)"),
+    (["{run}", "env.full_action_space=true"], "'env.full_action_space=true': evaluate takes env.* (but env.id, "
+                                              "env.frame_stack, env.full_action_space), device and torch_threads "
+                                              "overrides only (env.full_action_space is fixed by the checkpoint)"),
     (["{run}", "env.noop_max=2147483648"], "override 'env.noop_max=2147483648' (applied to {ckpt} (its config)): "
                                            "env.noop_max: must be <= 2147483647, got 2147483648"),
     (["{forged}"], None),
