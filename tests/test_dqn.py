@@ -158,6 +158,39 @@ def test_all_options_together_and_replay_saved_with_checkpoints(tmp_path):
     assert all(np.isfinite(v) for _, v in scalars(run_dir, "train/loss"))
 
 
+def test_a_restored_replay_is_not_held_while_training(tmp_path, monkeypatch):
+    """The arrays read from replay_N.npz are copied into the buffer and then let go: kept, they
+    would double the replay's memory (GiBs on Atari) for the whole of a resumed run."""
+    import weakref
+
+    from rlkit.agents.dqn import train
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=600", "agent.learning_starts=200",
+                     "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
+    loaded, alive_at_save = [], []
+    load_replay, save = Run.load_replay, Run.save
+
+    def watched_load(self):
+        arrays = load_replay(self)
+        loaded.extend(weakref.ref(array) for array in arrays.values())
+        return arrays
+
+    def watched_save(self, step, state, replay=None):
+        alive_at_save.append(sum(ref() is not None for ref in loaded))
+        return save(self, step, state, replay)
+
+    monkeypatch.setattr(Run, "load_replay", watched_load)
+    monkeypatch.setattr(Run, "save", watched_save)
+    run = Run.resume(run_dir, ["train.total_steps=700"])
+    try:
+        train(run)
+    finally:
+        run.finish()
+    assert loaded and alive_at_save == [0]
+
+
 def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path, capsys):
     """A network-changing override on --resume, or one the saved replay does not fit: one line,
     exit 2, no file added or changed; a fitting override is written to config.yaml with the next

@@ -77,6 +77,7 @@ def train_on(run: Run, env: VecEnv) -> None:
             if saved is not None:
                 replay.load_state(saved)
                 replay.end_episodes()  # the envs restart: stored episodes end at their last step
+            del saved  # as large as the buffer (GiBs on Atari): not held for the rest of the run
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
     # Updates wait for this many stored transitions: on a fresh run `learning_starts`, capped at 90% of
