@@ -98,6 +98,11 @@ def _start(command: str, option: str, timeout: float) -> tuple[GtpClient, str]:
     return client, f"{name} {version[1]}".strip() if version[0] else name
 
 
+def record_name(number: int, games: int) -> str:
+    """game-NNN.sgf with as many digits as the last game needs (at least 3), so records list in order."""
+    return f"game-{number:0{max(3, len(str(games)))}d}.sgf"
+
+
 def _check_out_folder(out: Path) -> None:
     """Create the --out folder; refuse one that already holds game records, so none is overwritten."""
     try:
@@ -145,7 +150,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--komi", default="7.5", help="komi (default 7.5)")
     parser.add_argument("--max-moves", type=int, default=None, help="stop and score a game after this many moves "
                         "(default 3*size*size)")
-    parser.add_argument("--out", help="new folder for the SGF records game-NNN.sgf; one already holding "
+    parser.add_argument("--out", help="new folder for the SGF records game-NNN.sgf (as many digits as --games "
+                             "needs, at least 3); one already holding "
                         "records is refused (default runs/match-TIMESTAMP)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="longest wait for each engine reply; an engine slower than this is stopped "
@@ -194,7 +200,7 @@ def _play_match(args: argparse.Namespace, out: Path, komi: float, max_moves: int
             black, white = (a, b) if a_is_black else (b, a)
             names = (a_name, b_name) if a_is_black else (b_name, a_name)
             game = Game(args.size, komi, max_moves=max_moves)
-            path = out / f"game-{number:03d}.sgf"
+            path = out / record_name(number, args.games)
             try:
                 outcome = play_game(black, white, game)
             except GtpError as error:

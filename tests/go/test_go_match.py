@@ -17,7 +17,7 @@ from conftest import assert_one_line_error, help_text
 from rlkit.envs.go.game import Game
 from rlkit.envs.go.coords import format_vertex, parse_vertex
 from rlkit.envs.go.gtp_client import GtpClient, GtpError
-from rlkit.envs.go.match import main, play_game, wilson_interval
+from rlkit.envs.go.match import main, play_game, record_name, wilson_interval
 from rlkit.envs.go.sgf import read_sgf, replay
 from rlkit.errors import Stopped, UserError
 
@@ -395,6 +395,12 @@ def test_a_move_limit_beyond_the_default_game_length_is_honoured():
     game = Game(5, 0.5, max_moves=400)
     outcome = play_game(FirstLegalPoint(5), FirstLegalPoint(5), game)
     assert len(game.moves) == 400 and outcome.reason == "move limit 400"
+
+
+def test_record_names_sort_in_game_order():
+    assert record_name(7, 20) == "game-007.sgf"
+    names = [record_name(number, 1000) for number in (1, 100, 999, 1000)]
+    assert names == sorted(names) == ["game-0001.sgf", "game-0100.sgf", "game-0999.sgf", "game-1000.sgf"]
 
 
 def test_our_engine_against_itself_on_9x9(tmp_path, capsys):
