@@ -336,6 +336,24 @@ def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, 
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_a_resume_stopped_before_it_trained_a_step_rewrites_nothing(tmp_path, root):
+    """Stopped at once (SIGTERM as it starts), a resume's save at its own start step would rewrite the
+    checkpoint it was resumed from, and with train.save_replay GiBs of replay: that save is skipped."""
+    from rlkit.run import Run
+
+    run_dir = tmp_path / "run"
+    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run.save(500, {"learner": {"weight": torch.zeros(2)}})
+    run.finish()
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    resumed = Run.resume(run_dir, ["agent.lr=0.5", "train.total_steps=1000"])
+    try:
+        assert resumed.save(500, {"learner": {"weight": torch.ones(2)}}) == run_dir / "checkpoints" / "step_000000000500.pt"
+    finally:
+        resumed.finish()
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
 def test_a_resume_cannot_change_the_action_set_the_network_was_trained_on(tmp_path, root):
     from rlkit.run import Run
 
