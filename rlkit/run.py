@@ -287,11 +287,12 @@ class Run:
 
     def save(self, step: int, state: dict, replay: dict[str, np.ndarray] | None = None) -> Path:
         """Write checkpoints/step_N.pt (and replay_N.npz) atomically; keep the newest few. A step
-        saved already (a periodic checkpoint that fell on the last step, or a resume stopped before
-        it trained a step: GiBs of replay on Atari) is not written again."""
+        saved already (a periodic checkpoint that fell on the last step, or the one a resume without
+        overrides started from, when it stops before training a step: GiBs of replay on Atari) is not
+        written again; a resume's overrides are saved, so they reach config.yaml."""
         folder = self.dir / "checkpoints"
         path = folder / f"step_{step:012d}.pt"
-        if step == self.saved_step or (self.checkpoint is not None and step == self.start_step):
+        if step == self.saved_step or (self.checkpoint is not None and step == self.start_step and not self.overrides):
             return path
         self.check_finite(step, state)
         state = {**state, "step": step, "config": config_to_dict(self.config)}

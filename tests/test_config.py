@@ -336,22 +336,28 @@ def test_an_edit_of_config_yaml_cannot_change_the_game_of_a_run(tmp_path, root, 
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
-def test_a_resume_stopped_before_it_trained_a_step_rewrites_nothing(tmp_path, root):
-    """Stopped at once (SIGTERM as it starts), a resume's save at its own start step would rewrite the
-    checkpoint it was resumed from, and with train.save_replay GiBs of replay: that save is skipped."""
+def test_a_resume_stopped_before_it_trained_a_step_rewrites_only_to_keep_its_overrides(tmp_path, root):
+    """Stopped at once (SIGTERM as it starts), a plain resume's save at its own start step would rewrite
+    the checkpoint it started from, and with train.save_replay GiBs of replay: it is skipped. A resume
+    with overrides still saves, so config.yaml keeps them for the `--resume` the stop message prints."""
     from rlkit.run import Run
 
     run_dir = tmp_path / "run"
-    run = Run.create(load_config(root / CARTPOLE, []), run_dir, root / CARTPOLE)
+    run = Run.create(load_config(root / CARTPOLE, ["train.total_steps=500"]), run_dir, root / CARTPOLE)
     run.save(500, {"learner": {"weight": torch.zeros(2)}})
     run.finish()
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
-    resumed = Run.resume(run_dir, ["agent.lr=0.5", "train.total_steps=1000"])
-    try:
-        assert resumed.save(500, {"learner": {"weight": torch.ones(2)}}) == run_dir / "checkpoints" / "step_000000000500.pt"
-    finally:
-        resumed.finish()
-    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    newest = run_dir / "checkpoints" / "step_000000000500.pt"
+    for overrides in ([], ["train.total_steps=1000"]):
+        resumed = Run.resume(run_dir, overrides)
+        try:
+            assert resumed.save(500, {"learner": {"weight": torch.ones(2)}}) == newest
+        finally:
+            resumed.finish()
+        if not overrides:
+            assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    assert load_config(run_dir / "config.yaml", []).train.total_steps == 1000
+    assert torch.load(newest, weights_only=True)["config"]["train"]["total_steps"] == 1000
 
 
 def test_a_resume_cannot_change_the_action_set_the_network_was_trained_on(tmp_path, root):
