@@ -25,9 +25,9 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, _FILE_MODE)
     try:
-        with open(fd, "wb") as handle:
+        with open(fd, "wb") as handle:  # closes fd on every way out, a failed fchmod too
+            os.fchmod(handle.fileno(), _FILE_MODE)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -35,3 +35,21 @@ def test_weights_that_do_not_fit_name_the_keys_at_fault_on_one_line():
         load_weights(torch.nn.Linear(2, 2), {"weight": torch.zeros(2, 2)}, "run/step_1.pt")
     assert str(error.value) == ('run/step_1.pt: the saved weights do not fit the Linear its config describes '
                                 '(Error(s) in loading state_dict for Linear: Missing key(s) in state_dict: "bias".)')
+
+
+def test_an_atomic_write_that_fails_leaves_no_file_and_no_open_descriptor(tmp_path, monkeypatch):
+    import os
+
+    from rlkit import atomic
+
+    def fails(handle):
+        handle.write(b"x" * 100_000)
+        raise RuntimeError("write failed")
+
+    open_fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError):
+        atomic.atomic_write(tmp_path / "a", fails)
+    monkeypatch.setattr(atomic.os, "fchmod", lambda fd, mode: (_ for _ in ()).throw(PermissionError(1, "EPERM")))
+    with pytest.raises(PermissionError):  # a file system that refuses chmod
+        atomic.atomic_write(tmp_path / "b", lambda handle: handle.write(b"x"))
+    assert list(tmp_path.iterdir()) == [] and len(os.listdir("/proc/self/fd")) == open_fds

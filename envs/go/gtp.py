@@ -23,7 +23,6 @@ from .playout import seed as seed_random
 from .sgf import SgfError, read_sgf, replay, to_sgf, write_sgf
 
 
-
 class GtpFailure(Exception):
     """A command that cannot be carried out: answered `? message`."""
 
