@@ -39,19 +39,17 @@ def test_same_seed_same_run(tmp_path):
 
 
 def test_a_resumed_run_logs_and_saves_on_the_same_grid_as_an_unbroken_one(tmp_path):
-    """Rollouts of 768 steps against points every 1000: a point falls due on the first rollout that
-    reaches it (1536, 2304, 3072, ...), whether or not the run was stopped at 2304 and resumed."""
-    settings = ("configs/cartpole_ppo.yaml", "env.num_envs=1", "agent.num_steps=768", "agent.update_epochs=1",
-                "train.log_every=1000", "train.checkpoint_every=1000", "train.keep_checkpoints=100",
-                "train.progress_bar=false")
-    expected = [1536, 2304, 3072, 4608, 5376]
-    for name, stop_at in (("unbroken", None), ("resumed", 2304)):
+    """Rollouts of 384 steps against points every 500: a point falls due on the first rollout that
+    reaches it (768, 1152, 1536, ...), whether or not the run was stopped at 1152 and resumed."""
+    settings = (str(ROOT / "configs/cartpole_ppo.yaml"), "env.num_envs=1", "agent.num_steps=384",
+                "agent.update_epochs=1", "train.log_every=500", "train.checkpoint_every=500",
+                "train.keep_checkpoints=100", "train.progress_bar=false")
+    expected = [768, 1152, 1536, 2304, 2688]
+    for name, stop_at in (("unbroken", None), ("resumed", 1152)):
         run_dir = tmp_path / name
-        first = rlkit_train(*settings, f"train.total_steps={stop_at or 5376}", "--run-dir", str(run_dir))
-        assert first.returncode == 0, first.stderr
+        assert cli_main(["train", *settings, f"train.total_steps={stop_at or 2688}", "--run-dir", str(run_dir)]) == 0
         if stop_at:
-            again = rlkit_train("--resume", str(run_dir), "train.total_steps=5376")
-            assert again.returncode == 0, again.stderr
+            assert cli_main(["train", "--resume", str(run_dir), "train.total_steps=2688"]) == 0
         saved = sorted(int(path.stem.split("_")[1]) for path in (run_dir / "checkpoints").glob("step_*.pt"))
         assert saved == expected, name
         assert [step for step, _ in scalars(run_dir, "train/lr")] == expected, name
