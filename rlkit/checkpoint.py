@@ -28,7 +28,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
 def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """np.savez (uncompressed) atomically; read back with allow_pickle=False."""
-
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
