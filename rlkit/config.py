@@ -44,6 +44,11 @@ def between(low: float, high: float) -> dict:
     return {"min": low, "max": high}
 
 
+def above(low: float) -> dict:
+    """Field metadata: the value must be > low."""
+    return {"above": low}
+
+
 def above_up_to(low: float, high: float) -> dict:
     """Field metadata: the value must lie in (low, high]."""
     return {"above": low, "max": high}

@@ -137,6 +137,7 @@ def test_pendulum_continuous_actions_learn_from_a_fixed_seed(tmp_path, capsys):
     ("agent.activation=gelu", "agent.activation"),
     ("agent.gae_lambda=2", "agent.gae_lambda"),
     ("agent.epochs=3", "agent.epochs"),
+    ("agent.clip_obs=0", "agent.clip_obs"),
 ])
 def test_bad_input_is_one_line_naming_the_key(tmp_path, capsys, override, key):
     code = cli_main(["train", str(ROOT / "configs/cartpole_ppo.yaml"), override, "train.progress_bar=false",

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from rlkit.config import at_least, between
+from rlkit.config import above, at_least, between
 
 
 @dataclass
 class AgentConfig:
     """Every PPO knob. A rollout is `num_steps` vector steps of all `env.num_envs` environments."""
 
-    # the network's shape, kind and initial log-std: a resumed run cannot change them (its weights hold them)
-    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "activation", "init_log_std")
+    # the network's shape, kind, initial log-std and input statistics: a resumed run cannot change them
+    # (its weights hold them)
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ("hidden", "activation", "init_log_std", "norm_obs")
 
     num_steps: int = field(default=128, metadata=at_least(1))  # per environment per rollout
     num_minibatches: int = field(default=4, metadata=at_least(1))
@@ -27,6 +28,13 @@ class AgentConfig:
     anneal_clip: bool = False  # clip range linearly to 0 too (Schulman et al. 2017's Atari setting)
     clip_vloss: bool = True  # clip the value update to +-clip_coef around the rollout's values
     norm_adv: bool = True  # normalize advantages per minibatch
+    # SB3's VecNormalize (the RL Zoo's `normalize: true`) for vector observations: observations
+    # scaled by their running mean and std, rewards by the running std of the discounted return;
+    # the observation statistics are saved with the network and applied again when it is evaluated
+    norm_obs: bool = False
+    norm_reward: bool = False
+    clip_obs: float = field(default=10.0, metadata=above(0.0))  # normalized observations to +-clip_obs
+    clip_reward: float = field(default=10.0, metadata=above(0.0))  # normalized rewards to +-clip_reward
     ent_coef: float = field(default=0.01, metadata=at_least(0.0))
     vf_coef: float = field(default=0.5, metadata=at_least(0.0))
     max_grad_norm: float = field(default=0.5, metadata=at_least(0.0))  # 0 disables clipping

@@ -18,6 +18,7 @@ from rlkit.agents.networks import is_pixels, make_torso
 from rlkit.checkpoint import load_weights
 from rlkit.config import Config
 from rlkit.errors import UserError
+from rlkit.normalize import ObservationNormalizer
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -92,11 +93,18 @@ class GaussianHead(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Policy and value function; one forward pass gives both (one torso pass for pixels)."""
+    """Policy and value function; one forward pass gives both (one torso pass for pixels).
+
+    With `norm_obs`, the network keeps running statistics of the observations it has seen (saved in
+    its state dict). `act`, `value` and `evaluate` then take observations already passed through
+    `prepare`, as the rollout stores them; `predict` takes them as the env returns them.
+    """
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden: list[int],
-                 activation: str = "tanh", init_log_std: float = 0.0):
+                 activation: str = "tanh", init_log_std: float = 0.0, norm_obs: bool = False,
+                 clip_obs: float = 10.0):
         super().__init__()
+        self.obs_normalizer = ObservationNormalizer(obs_space.shape, clip_obs) if norm_obs else None
         act = ACTIVATIONS[activation]
         self.shared = is_pixels(obs_space)
         self.actor_torso = orthogonal_init(make_torso(obs_space, hidden, act), math.sqrt(2))
@@ -108,6 +116,11 @@ class ActorCritic(nn.Module):
         else:
             self.policy = GaussianHead(features, int(action_space.shape[0]), init_log_std)
         self.critic_head = orthogonal_init(nn.Linear(features, 1), 1.0)
+
+    def prepare(self, obs: torch.Tensor, update: bool = False) -> torch.Tensor:
+        """Observations as the env returns them, made ready for `act`, `value` and `evaluate`:
+        normalized with `norm_obs` (`update`: counting them in the statistics first), else as they are."""
+        return obs if self.obs_normalizer is None else self.obs_normalizer(obs, update)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(policy parameters, state values)."""
@@ -129,8 +142,9 @@ class ActorCritic(nn.Module):
 
     @torch.inference_mode()
     def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        """Actions only: sampled, or the most likely (the mean for Gaussian) when `deterministic`."""
-        params = self.policy(self.actor_torso(obs))
+        """Actions for observations as the env returns them: sampled, or the most likely (the mean
+        for Gaussian) when `deterministic`."""
+        params = self.policy(self.actor_torso(self.prepare(obs)))
         return self.policy.mode(params) if deterministic else self.policy.sample(params)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor
@@ -152,7 +166,11 @@ def build_network(cfg: Config, obs_space: gym.Space, action_space: gym.Space) ->
     """The actor-critic that `cfg.agent` describes (training and evaluation build the same one)."""
     check_action_space(cfg, action_space)
     agent = cfg.agent
-    return ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std)
+    if agent.norm_obs and is_pixels(obs_space):
+        raise UserError(f"agent.norm_obs: {cfg.env.id} gives pixel observations, which the Nature CNN "
+                        "scales to [0, 1] itself; norm_obs is for vector observations")
+    return ActorCritic(obs_space, action_space, agent.hidden, agent.activation, agent.init_log_std,
+                       agent.norm_obs, agent.clip_obs)
 
 
 def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,

@@ -21,6 +21,7 @@ from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import Config, warn_unused
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
+from rlkit.normalize import RewardScaler
 from rlkit.rollout import Rollout
 from rlkit.run import Run, next_multiple
 from rlkit.storage import RolloutStorage
@@ -52,15 +53,22 @@ def train_on(run: Run, env: VecEnv) -> None:
                     "fixed layers)")
     if isinstance(action_space, gym.spaces.Discrete):
         warn_unused(agent, "agent", ("init_log_std",), "discrete actions have no standard deviation")
+    if not agent.norm_obs:
+        warn_unused(agent, "agent", ("clip_obs",), "agent.norm_obs is off")
+    if not agent.norm_reward:
+        warn_unused(agent, "agent", ("clip_reward",), "agent.norm_reward is off")
     logger = run.start()  # seeds torch before the network is built
     net = build_network(cfg, obs_space, action_space).to(device)
     learner = PPOLearner(net, agent)
     storage = RolloutStorage(agent.num_steps, num_envs, obs_space, action_space, device)
+    reward_scaler = RewardScaler(num_envs, agent.gamma, agent.clip_reward) if agent.norm_reward else None
     step = run.start_step
     if run.checkpoint:
         with run.restoring():
             learner.load_state_dict(run.checkpoint["learner"])
             set_rng_state(run.checkpoint["rng"])
+            if reward_scaler is not None and "reward_scaler" in run.checkpoint:  # absent: norm_reward was just turned on
+                reward_scaler.load_state_dict(run.checkpoint["reward_scaler"])
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.
     rollout = Rollout(env, device, seed=cfg.seed + step)
     per_rollout = agent.num_steps * num_envs
@@ -73,17 +81,20 @@ def train_on(run: Run, env: VecEnv) -> None:
     next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
 
     def save() -> None:
-        run.save(step, {"learner": learner.state_dict(), "rng": rng_state()})
+        state = {"learner": learner.state_dict(), "rng": rng_state()}
+        if reward_scaler is not None:
+            state["reward_scaler"] = reward_scaler.state_dict()
+        run.save(step, state)
 
     learn_seconds = 0.0  # running total, like rollout.seconds
     logger.start_clock()  # set-up and restore are not training time
     while step < cfg.train.total_steps and not run.stop_requested:
         remaining = 1.0 - step / cfg.train.total_steps
-        for result in collect(rollout, storage, net, agent.gamma):
+        for result in collect(rollout, storage, net, agent.gamma, reward_scaler):
             step += num_envs
             logger.episodes(result.episode_returns, result.episode_lengths, step)
         with torch.inference_mode():
-            storage.compute_advantages(net.value(rollout.obs), agent.gamma, agent.gae_lambda)
+            storage.compute_advantages(net.value(net.prepare(rollout.obs)), agent.gamma, agent.gae_lambda)
 
         learn_start = time.perf_counter()
         metrics = learner.update(storage, remaining)
