@@ -20,3 +20,22 @@ def clipped_adam_step(optimizer: torch.optim.Adam, max_norm: float) -> None:
         optimizer.step()
     finally:
         optimizer.__dict__.pop("grad_scale", None)
+
+
+def load_adam_state(optimizer: torch.optim.Adam, state: dict) -> None:
+    """`optimizer.load_state_dict(state)` for a resume: the moments come from `state`, each checked
+    against its parameter's shape (the fused kernel reads them unchecked, and crashed the process
+    on a damaged file), while the hyperparameters stay those this optimizer was made with from the
+    config (a saved `fused=False` or `maximize=True` would change what a step does)."""
+    made = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, settings in zip(optimizer.param_groups, made):
+        group.update(settings)
+        for index, param in enumerate(group["params"]):
+            for name, value in optimizer.state.get(param, {}).items():
+                shape = () if name == "step" else param.shape
+                tensor = isinstance(value, torch.Tensor)
+                if not tensor or value.shape != shape or not bool(torch.isfinite(value).all()):
+                    found = f"a tensor of shape {tuple(value.shape)}" if tensor else repr(value)
+                    raise ValueError(f"optimizer state {name} of parameter {index} is {found}, not a finite tensor "
+                                     f"of shape {tuple(shape)}")

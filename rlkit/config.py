@@ -32,6 +32,7 @@ ALGOS: dict[str, str] = {
 
 
 INT32_MAX = 2**31 - 1
+MAX_NUM_ENVS = 4096  # env.num_envs at most
 
 
 def at_least(low: float) -> dict:
@@ -60,7 +61,7 @@ class EnvConfig:
 
     id: str = "CartPole-v1"
     # a bound that catches a slip (1e8 envs took minutes to build before failing); EnvPool-scale runs use hundreds
-    num_envs: int = field(default=1, metadata=between(1, 4096))
+    num_envs: int = field(default=1, metadata=between(1, MAX_NUM_ENVS))
     num_threads: int = field(default=0, metadata=between(0, 1024))  # emulator threads; 0 = one per core, at most one per env
     # Atari preprocessing (standard DQN protocol: Mnih et al. 2015, Machado et al. 2018); the upper
     # bounds are ale-py's 32-bit integers (a larger value failed inside its constructor)

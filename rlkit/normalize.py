@@ -47,10 +47,14 @@ class RunningMeanStd:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore `state_dict()`; ValueError when it holds statistics of another shape."""
         mean, var = (torch.as_tensor(state[key], dtype=torch.float64).numpy() for key in ("mean", "var"))
+        count = float(state["count"])
         if mean.shape != self.mean.shape or var.shape != self.mean.shape:
             raise ValueError(f"saved running statistics of shape {tuple(mean.shape)} for values of shape "
                              f"{tuple(self.mean.shape)}")
-        self.mean, self.var, self.count = mean.copy(), var.copy(), float(state["count"])
+        if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all() and 0 < count < np.inf):
+            raise ValueError("saved running statistics that no run counts: a mean or variance not finite, "
+                             "a negative variance or a count that is not positive")
+        self.mean, self.var, self.count = mean.copy(), var.copy(), count
 
 
 class ObservationNormalizer(nn.Module):

@@ -281,18 +281,38 @@ class ReplayBuffer:
             state["max_priority"] = np.array(self.max_priority)
         return state
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what state() returned into this freshly made buffer; one configured
-        differently is a UserError."""
+    def load_state(self, state: dict[str, np.ndarray], what: str = "the saved replay",
+                   num_actions: int | None = None) -> None:
+        """Restore what state() returned into this freshly made buffer; one configured differently,
+        or arrays that this buffer could not have saved (a damaged or edited file, named `what`), is a
+        UserError. The compiled writer and samplers trust these arrays, so they are checked first."""
+        missing = [name for name in (*self._PER_SLOT, "head", "count", "is_first") if name not in state]
+        if missing:
+            raise UserError(f"{what}: has no '{missing[0]}' array, so it is not a replay rlkit saved")
         if ("tree" in state) != (self.tree is not None):
             raise UserError(f"agent.prioritized: the saved replay was written with prioritized="
                             f"{'tree' in state}; resume with the run's setting")
-        slots = int(state.get("slots", len(state["frames"])))  # older snapshots saved every slot
+        try:
+            slots = int(state.get("slots", len(state["frames"])))  # older snapshots saved every slot
+        except (TypeError, ValueError):
+            raise UserError(f"{what}: its 'slots' is {state['slots']!r}, not a number of slots") from None
         saved_shape = (slots, *state["frames"].shape[1:])
         if saved_shape != self.frames.shape:
             raise UserError(f"agent.buffer_size, agent.n_step, env.num_envs: the saved replay holds (slots, envs, frame) "
                             f"{saved_shape}, this config makes {self.frames.shape}; resume with the run's values")
         filled = len(state["frames"])
+        self._check_arrays(state, filled, what)
+        head, count = state["head"], state["count"]
+        if not ((head >= 0) & (head < self.slots)).all() or (count < 0).any():
+            raise UserError(f"{what}: its 'head' {head.tolist()} or 'count' {count.tolist()} lies outside the "
+                            f"buffer's {self.slots} slots")
+        for name in ("frames", "rewards"):
+            if state[name].dtype.kind == "f" and not np.isfinite(state[name]).all():
+                raise UserError(f"{what}: its '{name}' hold NaN or infinity")
+        actions = state["actions"]
+        if actions.size and (actions.min() < 0 or (num_actions is not None and actions.max() >= num_actions)):
+            raise UserError(f"{what}: its 'actions' run from {actions.min()} to {actions.max()}, outside the "
+                            f"env's {num_actions} actions")
         for name in self._PER_SLOT:
             getattr(self, name)[:filled] = state[name]
         for name in ("head", "count", "is_first"):
@@ -300,6 +320,27 @@ class ReplayBuffer:
         if self.tree is not None:
             self.tree.tree[:] = state["tree"]
             self.max_priority = float(state["max_priority"])
+
+    def _check_arrays(self, state: dict[str, np.ndarray], filled: int, what: str) -> None:
+        """Each saved array has the shape and the kind of number its place in this buffer takes, and
+        the priorities form a sum tree over this buffer's slots."""
+        places = {name: getattr(self, name) for name in (*self._PER_SLOT, "head", "count", "is_first")}
+        expected = {name: (array.shape, array.dtype) for name, array in places.items()}
+        expected.update({name: ((filled, *places[name].shape[1:]), places[name].dtype) for name in self._PER_SLOT})
+        if self.tree is not None:
+            expected.update(tree=(self.tree.tree.shape, self.tree.tree.dtype), max_priority=((), np.dtype(np.float64)))
+        for name, (shape, dtype) in expected.items():
+            array = state.get(name)
+            if array is None or array.shape != shape or not np.can_cast(array.dtype, dtype, "same_kind"):
+                found = "missing" if array is None else f"{array.dtype} {array.shape}"
+                raise UserError(f"{what}: its '{name}' array is {found}, where this buffer takes {dtype} {shape}")
+        if self.tree is not None:
+            tree, size = state["tree"], self.tree.size
+            sums = np.allclose(tree[1:size], tree[2:2 * size:2] + tree[3:2 * size:2], rtol=1e-9, atol=0)
+            padding = tree[size + self.slots * self.num_envs:]  # leaves past the buffer's slots
+            if not (np.isfinite(tree).all() and (tree >= 0).all() and sums and not padding.any()
+                    and np.isfinite(state["max_priority"]) and state["max_priority"] > 0):
+                raise UserError(f"{what}: its priorities ('tree', 'max_priority') are not a sum tree over its slots")
 
     def end_episodes(self) -> None:
         """Close every env's stored episode at its last complete step, for a resume.

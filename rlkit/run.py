@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
 import re
 import signal
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,6 +155,13 @@ class Run:
         if not isinstance(checkpoint, dict) or type(checkpoint.get("step")) is not int or checkpoint["step"] < 0:
             raise UserError(f"{path}: not an rlkit checkpoint (it holds no step count){fallback}")
         step = checkpoint["step"]
+        named = int(CHECKPOINT_NAME.search(path.name).group(1))
+        if step != named:  # a renamed or copied file: its saves would overwrite the run's own checkpoints
+            raise UserError(f"{path}: holds step {step:,}, not the step {named:,} its name says (a renamed or copied "
+                            f"file){fallback}")
+        bad = first_nonfinite(checkpoint.get("learner"), "learner")
+        if bad is not None:  # never saved so (see save): a damaged or foreign file
+            raise UserError(f"{path}: {bad} holds NaN or infinity, which no rlkit checkpoint does{fallback}")
         # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
         trained = checkpoint.get("config") if isinstance(checkpoint.get("config"), dict) else {}
         for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
@@ -277,7 +286,7 @@ class Run:
         """Raise TrainingStopped if a floating tensor in `state` (a state dict, nested or not) holds
         NaN or infinity. PPO calls it after every update, DQN at every log point; `save` calls it before
         writing, so no checkpoint holds weights that are not finite."""
-        name = _first_nonfinite(state)
+        name = first_nonfinite(state)
         if name is None:
             return
         newest = latest_checkpoint(self.dir)
@@ -337,21 +346,27 @@ class Run:
             raise UserError(f"{self.checkpoint_path}: not an rlkit checkpoint (its replay_file is {name!r})")
         path = self.dir / "checkpoints" / name
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
+            with zipfile.ZipFile(path) as archive:  # save writes them uncompressed (np.savez), so memory stays its size
+                packed = [info.filename for info in archive.infolist() if info.compress_type != zipfile.ZIP_STORED]
+            if not packed:
+                with np.load(path, allow_pickle=False) as data:
+                    return {key: data[key] for key in data.files}
         except Exception as error:  # missing, truncated or foreign: np.load raises many kinds
             reason = "no such file" if isinstance(error, FileNotFoundError) else type(error).__name__
             raise UserError(f"--resume {self.dir}: cannot read the saved replay {path.name} ({reason}); "
                             "resume with train.save_replay=false to refill the buffer instead") from None
+        raise UserError(f"--resume {self.dir}: the saved replay {path.name} holds compressed arrays ({packed[0]}, "
+                        "which could expand to any size), not a replay rlkit saved; resume with "
+                        "train.save_replay=false to refill the buffer instead")
 
 
-def _first_nonfinite(state: object, prefix: str = "") -> str | None:
+def first_nonfinite(state: object, prefix: str = "") -> str | None:
     """The dotted name of the first floating tensor holding NaN or infinity in nested dicts/lists."""
     if isinstance(state, torch.Tensor):
         return prefix if state.is_floating_point() and not bool(torch.isfinite(state).all()) else None
     items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
     for key, value in items:
-        found = _first_nonfinite(value, f"{prefix}.{key}" if prefix else str(key))
+        found = first_nonfinite(value, f"{prefix}.{key}" if prefix else str(key))
         if found is not None:
             return found
     return None
@@ -365,6 +380,8 @@ def _dotted(node: object, key: str, default: object = None) -> object:
             if part not in node:
                 return default
             node = node[part]
-        else:
+        elif dataclasses.is_dataclass(node):
             node = getattr(node, part)
+        else:  # plain data whose section is not a mapping (a damaged checkpoint's config): as if absent
+            return default
     return node

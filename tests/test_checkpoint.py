@@ -53,3 +53,13 @@ def test_an_atomic_write_that_fails_leaves_no_file_and_no_open_descriptor(tmp_pa
     with pytest.raises(PermissionError):  # a file system that refuses chmod
         atomic.atomic_write(tmp_path / "b", lambda handle: handle.write(b"x"))
     assert list(tmp_path.iterdir()) == [] and len(os.listdir("/proc/self/fd")) == open_fds
+
+
+def test_a_checkpoint_config_section_that_is_not_a_mapping_reads_as_absent():
+    """`--resume` compares the fixed keys against the checkpoint's own config; a damaged one whose
+    `train` or `agent` is a list or a string was an AttributeError traceback, and now counts as absent."""
+    from rlkit.run import _dotted
+
+    assert _dotted({"train": [1, 2]}, "train.total_steps", default=7) == 7
+    assert _dotted({"agent": "x"}, "agent.hidden", default=[64]) == [64]
+    assert _dotted({"env": None}, "env.id", default="CartPole-v1") == "CartPole-v1"

@@ -550,3 +550,56 @@ def test_prioritized_updates_give_the_sampled_transitions_their_td_errors(tmp_pa
     for (indices, td_errors), (sampled, errors) in zip(given, updated):
         np.testing.assert_array_equal(indices, sampled)
         np.testing.assert_array_equal(td_errors, errors)
+
+
+def test_a_damaged_checkpoint_or_replay_is_refused_in_one_line_and_changes_nothing(tmp_path, capsys):
+    """Files that load but hold what no run saves: optimizer moments of another shape (a SIGSEGV in
+    the fused Adam step), NaN weights (refused only after training on, as a "diverged" run), a step
+    other than the one the file's name says (its saves overwrote the older checkpoints), a step counter
+    far behind (millions of updates in one step: a hang), replay arrays out of range (an out-of-bounds
+    write in the compiled writer, a traceback in the loss) or missing (blamed on the checkpoint).
+    Each is one line naming the file, exit 2, and the run is left as it was."""
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=600", "agent.learning_starts=200",
+                     "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
+    checkpoint_file = run_dir / "checkpoints" / "step_000000000600.pt"
+    replay_file = run_dir / "checkpoints" / "replay_000000000600.npz"
+    pristine = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+
+    def checkpoint(change):
+        state = torch.load(checkpoint_file, weights_only=True)
+        change(state)
+        torch.save(state, checkpoint_file)
+
+    def replay(change):
+        with np.load(replay_file) as data:
+            arrays = {key: data[key] for key in data.files}
+        change(arrays)
+        np.savez(replay_file, **arrays)
+
+    learner = lambda state: state["learner"]  # noqa: E731
+    damages = [
+        (checkpoint, lambda s: learner(s)["optimizer"]["state"][0].update(exp_avg=torch.zeros(7)),
+         "optimizer state exp_avg of parameter 0 is a tensor of shape (7,)"),
+        (checkpoint, lambda s: learner(s)["q_net"]["head.weight"].fill_(float("nan")),
+         "step_000000000600.pt: learner.q_net.head.weight holds NaN or infinity"),
+        (checkpoint, lambda s: s.update(step=5), "step_000000000600.pt: holds step 5, not the step 600 its name says"),
+        (checkpoint, lambda s: s.update(next_update=-10**9), "its next_update is -1000000000"),
+        (replay, lambda a: a.update(actions=np.full_like(a["actions"], 99)), "its 'actions' run from 99 to 99"),
+        (replay, lambda a: a.update(head=np.array([10**9])), "replay_000000000600.npz: its 'head' [1000000000]"),
+        (replay, lambda a: a.pop("head"), "replay_000000000600.npz: has no 'head' array"),
+        (replay, lambda a: a.update(actions=a["actions"][:10]), "its 'actions' array is int64 (10, 1)"),
+        (replay, lambda a: a["rewards"].fill(np.nan), "its 'rewards' hold NaN or infinity"),
+        (lambda change: np.savez_compressed(replay_file, **np.load(replay_file), junk=np.zeros(2**20, np.uint8)), None,
+         "replay_000000000600.npz holds compressed arrays (frames.npy"),  # a 1 MB file of zeros once took 1 GB
+    ]
+    for damage, change, message in damages:
+        for path, data in pristine.items():
+            path.write_bytes(data)
+        damage(change)
+        before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+        capsys.readouterr()
+        assert cli_main(["train", "--resume", str(run_dir), "train.total_steps=800"]) == 2, message
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert message in line, line
+        assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before

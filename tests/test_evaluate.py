@@ -249,6 +249,21 @@ def test_a_checkpoint_without_a_learner_state_is_one_line(tmp_path):
     assert str(error.value) == f"{path}: not an rlkit checkpoint (it holds no config or learner state)"
 
 
+def test_a_checkpoint_with_weights_that_are_not_finite_is_one_line(tmp_path):
+    """NaN weights (a damaged or foreign file: training never saves them) played on silently and
+    reported the returns of a broken network."""
+    from rlkit.errors import UserError
+    from rlkit.evaluate import load_trained
+
+    path = cartpole_checkpoint(tmp_path / "step_7.pt")
+    state = torch.load(path, weights_only=True)
+    state["learner"]["q_net"]["head.bias"][0] = float("nan")
+    torch.save(state, path)
+    with pytest.raises(UserError) as error:
+        load_trained(path)
+    assert str(error.value) == f"{path}: learner.q_net.head.bias holds NaN or infinity, which no rlkit checkpoint does"
+
+
 def test_the_largest_31_bit_seed_and_how_to_play_are_accepted():
     """--seed 2147483647 is the emulators' last seed; torch_threads, device and env.* change how it plays."""
     from rlkit.errors import UserError

@@ -30,6 +30,11 @@ def test_running_statistics_match_numpy_over_batches_of_any_size():
     assert (restored.mean == stats.mean).all() and (restored.var == stats.var).all() and restored.count == stats.count
     with pytest.raises(ValueError, match=r"shape \(2, 3\) for values of shape \(3,\)"):
         RunningMeanStd((3,)).load_state_dict(stats.state_dict())
+    for key, value in (("var", -1.0), ("mean", np.nan), ("count", 0.0)):  # a damaged checkpoint
+        state = stats.state_dict()
+        state[key] = torch.full_like(state[key], value)
+        with pytest.raises(ValueError, match="no run counts"):
+            RunningMeanStd((2, 3)).load_state_dict(state)
 
 
 def test_observations_are_centred_scaled_and_clipped_and_counted_only_when_told():

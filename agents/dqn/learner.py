@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from rlkit.agents.dqn.config import AgentConfig
 from rlkit.agents.dqn.network import QNetwork
-from rlkit.agents.optim import clipped_adam_step
+from rlkit.agents.optim import clipped_adam_step, load_adam_state
 from rlkit.replay import Batch
 
 
@@ -62,7 +62,5 @@ class DQNLearner:
         """Restore `state_dict()`, keeping this config's lr and adam_eps (a resume may override them)."""
         self.q_net.load_state_dict(state["q_net"])
         self.target.load_state_dict(state["target"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:  # the saved ones would undo a resume's agent.lr=/adam_eps=
-            group["lr"], group["eps"] = self.cfg.lr, self.cfg.adam_eps
+        load_adam_state(self.optimizer, state["optimizer"])  # lr, eps: this config's (a resume may override them)
         self.updates = int(state["updates"])

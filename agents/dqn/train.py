@@ -18,7 +18,7 @@ from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
-from rlkit.config import warn_unused
+from rlkit.config import MAX_NUM_ENVS, warn_unused
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.replay import ReplayBuffer
@@ -49,6 +49,16 @@ def make_replay(agent: AgentConfig, env: VecEnv, seed: np.random.SeedSequence) -
     return replay
 
 
+def saved_counter(state: dict, key: str, step: int) -> int:
+    """`next_update` or `next_sync` from a checkpoint saved at `step`: the loop left it past the
+    previous vector step, so at most `env.num_envs` behind; an older one (a damaged or edited file)
+    would make the loop catch up with millions of updates before its next step."""
+    value = state[key]
+    if type(value) is not int or value <= step - MAX_NUM_ENVS:
+        raise ValueError(f"its {key} is {value!r}, not a step counter a run saves at step {step:,}")
+    return value
+
+
 def train_on(run: Run, env: VecEnv) -> None:
     """Train on `env`, a vector env made from `run.config.env` (the caller closes it)."""
     cfg, agent, device = run.config, run.config.agent, run.device
@@ -72,10 +82,10 @@ def train_on(run: Run, env: VecEnv) -> None:
             if "replay_rng" in state:  # absent from checkpoints written before it was saved
                 replay.rng.bit_generator.state = state["replay_rng"]
             set_rng_state(state["rng"])
-            next_update, next_sync = int(state["next_update"]), int(state["next_sync"])
+            next_update, next_sync = (saved_counter(state, key, step) for key in ("next_update", "next_sync"))
             saved = run.load_replay()
             if saved is not None:
-                replay.load_state(saved)
+                replay.load_state(saved, f"{run.dir / 'checkpoints' / state['replay_file']}", num_actions)
                 replay.end_episodes()  # the envs restart: stored episodes end at their last step
             del saved  # as large as the buffer (GiBs on Atari): not held for the rest of the run
     # Episodes in flight at a checkpoint are not saved; a resumed run starts fresh ones.

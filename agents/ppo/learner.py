@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rlkit.agents.optim import clipped_adam_step
+from rlkit.agents.optim import clipped_adam_step, load_adam_state
 from rlkit.agents.ppo.config import AgentConfig
 from rlkit.agents.ppo.network import ActorCritic
 from rlkit.storage import Batch, RolloutStorage
@@ -94,7 +94,5 @@ class PPOLearner:
     def load_state_dict(self, state: dict) -> None:
         """Restore `state_dict()`, keeping this config's adam_eps (a resume may override it)."""
         self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:  # the saved eps would undo a resume's agent.adam_eps=
-            group["eps"] = self.cfg.adam_eps  # (update() sets the annealed lr from agent.lr)
+        load_adam_state(self.optimizer, state["optimizer"])  # eps: this config's (update() sets the annealed lr)
         self.updates = int(state["updates"])

@@ -20,6 +20,7 @@ from .coords import color_letter, format_sgf_point, parse_number, parse_sgf_poin
 from .game import Game, IllegalMove, format_komi, parse_komi
 
 
+MAX_SGF_BYTES = 64 * 2**20  # the largest SGF files (joseki dictionaries, game collections) hold a few MiB
 SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
 
 
@@ -162,7 +163,9 @@ def _board_point(text: str, n: int) -> int:
 
 
 def _points(values: list[str], n: int) -> list[int]:
-    """Expand SGF point lists, including compressed rectangles 'aa:cc'."""
+    """Expand SGF point lists, including compressed rectangles 'aa:cc'. A list of more points than
+    the board has names one twice (which FF[4] forbids): refused before it grows (a 1 MB file of
+    [aa:ss] once expanded to 50 million points and 4 GB)."""
     out = []
     for v in values:
         if ":" in v:
@@ -171,6 +174,8 @@ def _points(values: list[str], n: int) -> list[int]:
             out += [r * n + c for r in range(min(r0, r1), max(r0, r1) + 1) for c in range(min(c0, c1), max(c0, c1) + 1)]
         else:
             out.append(_board_point(v, n))
+        if len(out) > n * n:
+            raise ValueError(f"lists more points than the {n}x{n} board has, so it names some twice")
     return out
 
 
@@ -242,11 +247,14 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
 def read_sgf(path: str | os.PathLike) -> SgfRecord:
     """Read an SGF file; SgfError (naming the file) if it is missing, unreadable or malformed."""
     try:
-        # utf-8-sig: some editors (on Windows) begin the file with a byte-order mark
-        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+        with open(path, "rb") as handle:  # read at most MAX_SGF_BYTES: not /dev/zero or a disk image to its end
+            data = handle.read(MAX_SGF_BYTES + 1)
     except OSError as error:
         raise SgfError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_sgf(text, str(path))
+    if len(data) > MAX_SGF_BYTES:
+        raise SgfError(f"{path}: larger than {MAX_SGF_BYTES // 2**20} MiB, too large for a game record")
+    # utf-8-sig: some editors (on Windows) begin the file with a byte-order mark
+    return parse_sgf(data.decode("utf-8-sig", errors="replace"), str(path))
 
 
 def replay(rec: SgfRecord, until: int | None = None, name: str = "<sgf>", max_moves: int | None = None) -> Game:

@@ -165,6 +165,20 @@ def test_missing_file_is_a_clear_error(tmp_path):
         read_sgf(tmp_path / "nope.sgf")
 
 
+def test_hostile_files_are_refused_before_they_take_the_memory(tmp_path, monkeypatch):
+    """A 1 MB file of repeated AB[aa:ss] once expanded to 50 million points (4 GB) before replay
+    refused it; /dev/zero or a disk image was read to its end. Both are refused at once."""
+    with pytest.raises(SgfError, match="setup AB: lists more points than the 19x19 board has"):
+        parse_sgf("(;GM[1]SZ[19]AB" + "[aa:ss]" * 140_000 + ")")
+    with pytest.raises(SgfError, match="setup AE: lists more points"):
+        parse_sgf("(;GM[1]SZ[9]AE" + "[aa:ii][aa]" + ")")
+    assert len(parse_sgf("(;GM[1]SZ[9]AB[aa:ii])").setup) == 81  # the whole board is still one list
+    monkeypatch.setattr("rlkit.envs.go.sgf.MAX_SGF_BYTES", 100)
+    (tmp_path / "big.sgf").write_text("(;GM[1]SZ[9]C[" + "x" * 200 + "])")
+    with pytest.raises(SgfError, match="big.sgf: larger than"):
+        read_sgf(tmp_path / "big.sgf")
+
+
 def test_writes_are_atomic_and_replace_the_old_file(tmp_path):
     path = tmp_path / "out" / "g.sgf"
     write_sgf(path, random_game(5, 5))
