@@ -68,10 +68,11 @@ def test_a_stalled_game_still_reports_progress(monkeypatch):
 @pytest.fixture(scope="module")
 def pong_run(tmp_path_factory) -> Path:
     """A few PPO steps on Pong: enough for a checkpoint with a real Nature-CNN actor-critic."""
+    from rlkit.cli import main
+
     run_dir = tmp_path_factory.mktemp("evaluate") / "pong"
-    result = run_cli("train", "configs/pong_ppo.yaml", "train.total_steps=64", "env.num_envs=2", "agent.num_steps=32",
-                     "train.progress_bar=false", "device=cpu", "--run-dir", str(run_dir))
-    assert result.returncode == 0, result.stderr
+    assert main(["train", str(ROOT / "configs/pong_ppo.yaml"), "train.total_steps=64", "env.num_envs=2",
+                 "agent.num_steps=32", "train.progress_bar=false", "device=cpu", "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 
@@ -96,15 +97,14 @@ def test_a_pong_checkpoint_plays_whole_episodes_seeded(pong_run, capsys):
 
 def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
     """DQN's policy, greedy with --deterministic; CartPole scores +1 a step."""
+    from rlkit.cli import main
+
     run_dir = tmp_path / "run"
-    result = run_cli("train", "configs/cartpole_dqn.yaml", "train.total_steps=600", "train.progress_bar=false",
-                     "--run-dir", str(run_dir))
-    assert result.returncode == 0, result.stderr
+    assert main(["train", str(ROOT / "configs/cartpole_dqn.yaml"), "train.total_steps=600", "train.progress_bar=false",
+                 "--run-dir", str(run_dir)]) == 0
     returns, lengths = evaluated(capsys, run_dir, "--episodes", "4", "--deterministic", "env.num_envs=2")
     assert len(returns) == 4 and returns == [float(n) for n in lengths]
     # epsilon-greedy at agent.epsilon_end, seeded by default from the run's seed (1 in the config)
-    from rlkit.cli import main
-
     import os
 
     from rlkit.run_folder import lock_run

@@ -15,16 +15,15 @@ from rlkit.cli import main as cli_main
 
 
 def rlkit_train(*args: str) -> subprocess.CompletedProcess:
-    return run_cli("train", *args, timeout=900)  # Pendulum took 163 s with two CPU hogs beside it
+    return run_cli("train", *args, timeout=900)  # room for a loaded machine (Pendulum once took 163 s)
 
 
 @pytest.mark.slow
 def test_cartpole_learns_to_450_from_a_fixed_seed(tmp_path, capsys):
     # The shipped config (RL Zoo hyperparameters) with half its budget: 50k steps, ~20 s here.
-    start = time.perf_counter()
-    result = rlkit_train("configs/cartpole_ppo.yaml", "train.progress_bar=false", "train.total_steps=50000",
-                         "seed=1", "--run-dir", str(tmp_path / "run"))
-    assert result.returncode == 0, result.stderr
+    start = time.perf_counter()  # in-process: the same run as in a process of its own, without its start-up
+    assert cli_main(["train", str(ROOT / "configs/cartpole_ppo.yaml"), "train.progress_bar=false",
+                     "train.total_steps=50000", "seed=1", "--run-dir", str(tmp_path / "run")]) == 0
     returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
     assert len(returns) >= 10
     print(f"CartPole PPO: {time.perf_counter() - start:.1f} s, last 10 returns {np.mean(returns[-10:]):.1f}")
@@ -56,7 +55,7 @@ def test_a_resumed_run_logs_and_saves_on_the_same_grid_as_an_unbroken_one(tmp_pa
 
 
 @pytest.mark.slow
-def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
+def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path, capsys):
     run_dir = tmp_path / "pong"
     tiny = ["train.progress_bar=false", "device=cpu", "torch_threads=1", "env.num_envs=8", "agent.num_steps=32",
             "train.log_every=256", "train.checkpoint_every=100000000"]  # only the stop writes one
@@ -83,20 +82,21 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
     assert state["step"] == stopped_at and state["learner"]["updates"] == stopped_at // 256
     assert {"net", "optimizer"} <= set(state["learner"]) and "torch" in state["rng"]
 
+    # the resumes run in-process (a process start-up each, about 3 s, was most of their time): the
+    # killed process above is the real one, and each resume reads only what it left on disk
     events = set(run_dir.glob("events.out.tfevents.*"))
-    same = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at}")  # nothing left to run
-    assert same.returncode == 0, same.stderr
-    assert f"the run is complete at step {stopped_at:,}" in same.stdout
+    assert cli_main(["train", "--resume", str(run_dir), f"train.total_steps={stopped_at}"]) == 0  # nothing to run
+    assert f"the run is complete at step {stopped_at:,}" in capsys.readouterr().out
     assert_identical(torch.load(checkpoints / f"step_{stopped_at:012d}.pt", weights_only=True), state)
     assert set(run_dir.glob("events.out.tfevents.*")) == events  # it stopped before opening a log
     for override, message in [("agent.activation=relu", "agent.activation cannot change on resume"),
                               ("algo=dqn", "algo cannot change on resume"),
                               ("train.total_steps=256", f"is below the run's step {stopped_at}")]:
-        refused = rlkit_train("--resume", str(run_dir), override)
-        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        code = cli_main(["train", "--resume", str(run_dir), override])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, err
 
-    result = rlkit_train("--resume", str(run_dir), f"train.total_steps={stopped_at + 1024}")
-    assert result.returncode == 0, result.stderr
+    assert cli_main(["train", "--resume", str(run_dir), f"train.total_steps={stopped_at + 1024}"]) == 0
     # the annealed lr follows the new budget: lr0 * (1 - step at the iteration's start / total)
     for step, lr in scalars(run_dir, "train/lr"):
         if step > stopped_at:
@@ -118,9 +118,8 @@ def test_pong_smoke_stops_on_sigint_and_resumes_from_its_step(tmp_path):
 @pytest.mark.slow
 def test_pendulum_continuous_actions_learn_from_a_fixed_seed(tmp_path, capsys):
     # The shipped config (RL Zoo hyperparameters, Gaussian policy) with 64% of its budget, ~50 s here.
-    result = rlkit_train("configs/pendulum_ppo.yaml", "train.progress_bar=false", "train.total_steps=65536",
-                         "seed=1", "--run-dir", str(tmp_path / "run"))
-    assert result.returncode == 0, result.stderr
+    assert cli_main(["train", str(ROOT / "configs/pendulum_ppo.yaml"), "train.progress_bar=false",
+                     "train.total_steps=65536", "seed=1", "--run-dir", str(tmp_path / "run")]) == 0  # in-process
     returns = [value for _, value in scalars(tmp_path / "run", "episode/return")]
     assert len(returns) == 4 * (65536 // 4 // 200)  # 200-step episodes, truncated (bootstrapped)
     assert np.mean(returns[:20]) < -900  # a random policy scores about -1200
@@ -222,26 +221,33 @@ def test_only_truncated_envs_bootstrap_and_every_episode_end_cuts_the_advantages
     assert all(rows.tolist() == [1] for _, rows in bootstrapped)
 
 
-def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
+def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path, capsys):
     """PPO steps whole rollouts (8 envs x 32 here), so 300 steps end at 512: resuming it is no error,
     while an override that lowers the budget below the run's step is refused; one that extends it
-    may change agent.adam_eps. A setting the network does not use (init_log_std, discrete actions) is warned of."""
+    may change agent.adam_eps. A setting the network does not use (init_log_std, discrete actions) is warned of.
+    In-process: five process start-ups were most of this test's time."""
     run_dir = tmp_path / "run"
-    first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=300", "train.progress_bar=false",
-                        "agent.init_log_std=0.5", "--run-dir", str(run_dir))
-    assert first.returncode == 0, first.stderr
-    assert "warning: agent.init_log_std=0.5 is not used: discrete actions have no standard deviation" in first.stderr
-    assert "agent.hidden" not in first.stderr and "agent.activation" not in first.stderr  # used by the MLPs
-    assert "whole rollouts of 256 steps (agent.num_steps x env.num_envs), so this run stops at step 512" in first.stderr
+
+    def train(*argv: str) -> tuple[int, str, str]:
+        code = cli_main(["train", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = train(str(ROOT / "configs/cartpole_ppo.yaml"), "train.total_steps=300", "train.progress_bar=false",
+                         "agent.init_log_std=0.5", "--run-dir", str(run_dir))
+    assert code == 0, err
+    assert "warning: agent.init_log_std=0.5 is not used: discrete actions have no standard deviation" in err
+    assert "agent.hidden" not in err and "agent.activation" not in err  # used by the MLPs
+    assert "whole rollouts of 256 steps (agent.num_steps x env.num_envs), so this run stops at step 512" in err
     assert (run_dir / "checkpoints" / "step_000000000512.pt").is_file()
-    again = rlkit_train("--resume", str(run_dir))
-    assert again.returncode == 0 and "the run is complete at step 512; extend" in again.stdout, again.stderr
-    again = rlkit_train("--resume", str(run_dir), "agent.lr=0.1")  # said, not silently dropped
-    assert "the run is complete at step 512 (agent.lr=0.1 changed nothing); extend" in again.stdout, again.stderr
-    lowered = rlkit_train("--resume", str(run_dir), "train.total_steps=200")
-    assert lowered.returncode == 2 and "train.total_steps=200 is below the run's step 512" in lowered.stderr
-    extended = rlkit_train("--resume", str(run_dir), "train.total_steps=1024", "agent.adam_eps=0.5")
-    assert extended.returncode == 0, extended.stderr
+    code, out, err = train("--resume", str(run_dir))
+    assert code == 0 and "the run is complete at step 512; extend" in out, err
+    code, out, err = train("--resume", str(run_dir), "agent.lr=0.1")  # said, not silently dropped
+    assert "the run is complete at step 512 (agent.lr=0.1 changed nothing); extend" in out, err
+    code, _, err = train("--resume", str(run_dir), "train.total_steps=200")
+    assert code == 2 and "train.total_steps=200 is below the run's step 512" in err
+    code, _, err = train("--resume", str(run_dir), "train.total_steps=1024", "agent.adam_eps=0.5")
+    assert code == 0, err
     state = torch.load(run_dir / "checkpoints" / "step_000000001024.pt", weights_only=True)
     assert state["learner"]["optimizer"]["param_groups"][0]["eps"] == 0.5  # the saved eps did not undo it
 
@@ -249,10 +255,9 @@ def test_a_run_that_ended_past_its_budget_resumes_as_complete(tmp_path):
 def test_a_diverging_run_stops_with_one_line_and_keeps_its_good_checkpoints(tmp_path):
     """Weights gone NaN (lr 1e30 on resume): exit 1 and one line naming the weight and the newest
     checkpoint; nothing is saved from then on, so the finite checkpoints are not pushed out."""
-    run_dir = tmp_path / "run"
-    first = rlkit_train("configs/cartpole_ppo.yaml", "train.total_steps=512", "train.progress_bar=false",
-                        "--run-dir", str(run_dir))
-    assert first.returncode == 0, first.stderr
+    run_dir = tmp_path / "run"  # trained in-process; the diverging resume is a real process
+    assert cli_main(["train", str(ROOT / "configs/cartpole_ppo.yaml"), "train.total_steps=512",
+                     "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
     checkpoints = {path: path.read_bytes() for path in (run_dir / "checkpoints").iterdir()}
     diverged = rlkit_train("--resume", str(run_dir), "agent.lr=1e30", "train.total_steps=4096",
                            "train.checkpoint_every=256")
