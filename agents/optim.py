@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from rlkit.errors import DamagedState
+
 
 def clipped_adam_step(optimizer: torch.optim.Adam, max_norm: float) -> None:
     """`clip_grad_norm_(params, max_norm)` then `optimizer.step()`, for a fused Adam: the clipping
@@ -37,5 +39,5 @@ def load_adam_state(optimizer: torch.optim.Adam, state: dict) -> None:
                 tensor = isinstance(value, torch.Tensor)
                 if not tensor or value.shape != shape or not bool(torch.isfinite(value).all()):
                     found = f"a tensor of shape {tuple(value.shape)}" if tensor else repr(value)
-                    raise ValueError(f"optimizer state {name} of parameter {index} is {found}, not a finite tensor "
-                                     f"of shape {tuple(shape)}")
+                    raise DamagedState(f"optimizer state {name} of parameter {index} is {found}, not a finite "
+                                       f"tensor of shape {tuple(shape)}")

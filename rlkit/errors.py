@@ -16,6 +16,11 @@ class UserError(Exception):
     """Bad input from the user (config file, key, value, command, run folder)."""
 
 
+class DamagedState(ValueError):
+    """A saved state that no run writes (a damaged or edited checkpoint), found while restoring it:
+    the file is at fault, not the config or its overrides."""
+
+
 class Stopped(Exception):
     """A command that started well cannot go on (a failing engine, a system error); exit status 1."""
 

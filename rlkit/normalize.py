@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlkit.errors import DamagedState
+
 EPSILON = 1e-8  # keeps a constant feature's scale finite
 PRIOR_COUNT = 1e-4  # the statistics start as mean 0, variance 1 with this weight, as SB3's do
 
@@ -45,14 +47,15 @@ class RunningMeanStd:
                 "count": torch.tensor(self.count, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore `state_dict()`; ValueError when it holds statistics of another shape."""
+        """Restore `state_dict()`; ValueError when it holds statistics of another shape, DamagedState
+        when they are not statistics any run counts."""
         mean, var = (torch.as_tensor(state[key], dtype=torch.float64).numpy() for key in ("mean", "var"))
         count = float(state["count"])
         if mean.shape != self.mean.shape or var.shape != self.mean.shape:
             raise ValueError(f"saved running statistics of shape {tuple(mean.shape)} for values of shape "
                              f"{tuple(self.mean.shape)}")
         if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all() and 0 < count < np.inf):
-            raise ValueError("saved running statistics that no run counts: a mean or variance not finite, "
+            raise DamagedState("saved running statistics that no run counts: a mean or variance not finite, "
                              "a negative variance or a count that is not positive")
         self.mean, self.var, self.count = mean.copy(), var.copy(), count
 

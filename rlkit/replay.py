@@ -320,6 +320,10 @@ class ReplayBuffer:
         if self.tree is not None:
             self.tree.tree[:] = state["tree"]
             self.max_priority = float(state["max_priority"])
+        everywhere = self._sampleable(np.arange(self.slots)[:, None], np.arange(self.num_envs)[None, :])
+        if np.minimum(self.count, self.slots).max() >= self.stack + self.n_step and not everywhere.any():
+            # the uniform sampler would redraw forever: it rejects only final frames, one per episode
+            raise UserError(f"{what}: none of its transitions can be sampled (every 'start' flag is off)")
 
     def _check_arrays(self, state: dict[str, np.ndarray], filled: int, what: str) -> None:
         """Each saved array has the shape and the kind of number its place in this buffer takes, and

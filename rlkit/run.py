@@ -19,7 +19,7 @@ import torch
 
 from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint, load_error_detail
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
-from rlkit.errors import TrainingStopped, UserError
+from rlkit.errors import DamagedState, TrainingStopped, UserError
 from rlkit.logger import Logger
 from rlkit.memory import keep_freed_memory
 from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, latest_checkpoint, lock_run, refuse_a_run_in,
@@ -84,6 +84,7 @@ class Run:
         self.lock: int | None = None  # descriptor holding RUN_DIR/.lock while this process trains
         self.lock_created = False  # this process made the .lock file (a discarded start removes it)
         self.checkpoint_path: Path | None = None  # the file `checkpoint` came from
+        self.fallback = ""  # "; to resume from step_M.pt instead, move ...": how past a damaged checkpoint
 
     # ---- creation -------------------------------------------------------------------
     @classmethod
@@ -180,7 +181,7 @@ class Run:
             raise UserError(f"--resume {run_dir}: a newer checkpoint appeared while this one loaded; resume again")
         remove_stale_temporaries(run_dir)
         run = cls(config, run_dir, checkpoint)
-        run.checkpoint_path, run.lock, run.lock_created = path, lock, lock_created
+        run.checkpoint_path, run.lock, run.lock_created, run.fallback = path, lock, lock_created, fallback
         # e.g. train.total_steps=... to extend a run; config.yaml takes them with the next checkpoint
         # (see save), so an override that does not fit the checkpoint leaves the run as it was
         run.overrides = list(overrides)
@@ -196,6 +197,8 @@ class Run:
             name = self.checkpoint_path.name if self.checkpoint_path else "the checkpoint"
             raise UserError(f"--resume {self.dir}: {name} has no {error} part, so it is not a checkpoint "
                             f"of this {self.config.algo} run") from None
+        except DamagedState as error:  # the file is at fault, so no override would help
+            raise UserError(f"{self.checkpoint_path}: {error} (a damaged or edited file){self.fallback}") from None
         except (RuntimeError, ValueError, TypeError, AttributeError) as error:  # wrong shapes, or not a state at all
             detail = load_error_detail(error)
             given = f" with {' '.join(self.overrides)}" if self.overrides else ""

@@ -579,16 +579,17 @@ def test_a_damaged_checkpoint_or_replay_is_refused_in_one_line_and_changes_nothi
     learner = lambda state: state["learner"]  # noqa: E731
     damages = [
         (checkpoint, lambda s: learner(s)["optimizer"]["state"][0].update(exp_avg=torch.zeros(7)),
-         "optimizer state exp_avg of parameter 0 is a tensor of shape (7,)"),
+         "step_000000000600.pt: optimizer state exp_avg of parameter 0 is a tensor of shape (7,)"),
         (checkpoint, lambda s: learner(s)["q_net"]["head.weight"].fill_(float("nan")),
          "step_000000000600.pt: learner.q_net.head.weight holds NaN or infinity"),
         (checkpoint, lambda s: s.update(step=5), "step_000000000600.pt: holds step 5, not the step 600 its name says"),
-        (checkpoint, lambda s: s.update(next_update=-10**9), "its next_update is -1000000000"),
+        (checkpoint, lambda s: s.update(next_update=-10**9), "step_000000000600.pt: its next_update is -1000000000"),
         (replay, lambda a: a.update(actions=np.full_like(a["actions"], 99)), "its 'actions' run from 99 to 99"),
         (replay, lambda a: a.update(head=np.array([10**9])), "replay_000000000600.npz: its 'head' [1000000000]"),
         (replay, lambda a: a.pop("head"), "replay_000000000600.npz: has no 'head' array"),
         (replay, lambda a: a.update(actions=a["actions"][:10]), "its 'actions' array is int64 (10, 1)"),
         (replay, lambda a: a["rewards"].fill(np.nan), "its 'rewards' hold NaN or infinity"),
+        (replay, lambda a: a["start"].fill(False), "none of its transitions can be sampled"),  # a hang
         (lambda change: np.savez_compressed(replay_file, **np.load(replay_file), junk=np.zeros(2**20, np.uint8)), None,
          "replay_000000000600.npz holds compressed arrays (frames.npy"),  # a 1 MB file of zeros once took 1 GB
     ]

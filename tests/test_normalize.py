@@ -150,6 +150,14 @@ def test_ppo_saves_resumes_and_evaluates_with_its_statistics(tmp_path, capsys):
     code = cli_main(["train", "--resume", str(run_dir), "agent.norm_obs=false", "train.total_steps=512"])
     assert code == 2 and "agent.norm_obs" in capsys.readouterr().err
 
+    newest = run_dir / "checkpoints" / "step_000000000256.pt"  # damaged: a variance no run counts
+    state = load_checkpoint(newest)
+    state["reward_scaler"]["var"] = torch.tensor(-1.0, dtype=torch.float64)
+    torch.save(state, newest)
+    code = cli_main(["train", "--resume", str(run_dir), "train.total_steps=512"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and line.startswith(f"rlkit train: error: {newest}: saved running statistics that no run counts")
+
 
 def test_norm_obs_on_pixels_is_one_line_naming_the_key(tmp_path, capsys):
     assert_one_line_error(capsys, ["train", str(ROOT / "configs/pong_ppo.yaml"), "agent.norm_obs=true",

@@ -20,7 +20,7 @@ from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import MAX_NUM_ENVS, warn_unused
 from rlkit.envs import make_vec
-from rlkit.errors import UserError
+from rlkit.errors import DamagedState, UserError
 from rlkit.replay import ReplayBuffer
 from rlkit.rollout import Rollout
 from rlkit.run import Run, next_multiple
@@ -55,7 +55,7 @@ def saved_counter(state: dict, key: str, step: int) -> int:
     would make the loop catch up with millions of updates before its next step."""
     value = state[key]
     if type(value) is not int or value <= step - MAX_NUM_ENVS:
-        raise ValueError(f"its {key} is {value!r}, not a step counter a run saves at step {step:,}")
+        raise DamagedState(f"its {key} is {value!r}, not a step counter a run saves at step {step:,}")
     return value
 
 
