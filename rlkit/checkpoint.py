@@ -76,3 +76,23 @@ def set_rng_state(state: dict) -> None:
         # a resume may see fewer GPUs than the save did (another node, CUDA_VISIBLE_DEVICES)
         for device, cuda_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, device)
+
+
+def first_nonfinite(state: object, prefix: str = "") -> str | None:
+    """The dotted name of the first floating tensor holding NaN or infinity in nested dicts/lists."""
+    if isinstance(state, torch.Tensor):
+        return prefix if state.is_floating_point() and not bool(torch.isfinite(state).all()) else None
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
+    for key, value in items:
+        found = first_nonfinite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def refuse_nonfinite(checkpoint: dict, path: Path, hint: str = "") -> None:
+    """UserError naming the first learner tensor of `checkpoint` (read from `path`) that holds NaN or
+    infinity: training never saves one (see `Run.save`), so the file is damaged or foreign."""
+    bad = first_nonfinite(checkpoint.get("learner"), "learner")
+    if bad is not None:
+        raise UserError(f"{path}: {bad} holds NaN or infinity, which no rlkit checkpoint does{hint}")

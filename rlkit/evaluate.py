@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlkit.checkpoint import load_checkpoint
+from rlkit.checkpoint import load_checkpoint, refuse_nonfinite
 from rlkit.config import INT32_MAX, Config, agent_module, apply_overrides, config_from_dict
 from rlkit.envs import make_vec
 from rlkit.errors import ArgumentParser, UserError
 from rlkit.rollout import Rollout
-from rlkit.run import FIXED_ON_RESUME, first_nonfinite, resolve_device, seed_everything
+from rlkit.run import FIXED_ON_RESUME, resolve_device, seed_everything
 from rlkit.run_folder import latest_checkpoint
 from rlkit.vec import VecEnv
 
@@ -192,9 +192,7 @@ def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: 
     trained = checkpoint.get("config") if isinstance(checkpoint, dict) else None
     if not isinstance(trained, dict) or not isinstance(checkpoint.get("learner"), dict):
         raise UserError(f"{path}: not an rlkit checkpoint (it holds no config or learner state)")
-    bad = first_nonfinite(checkpoint["learner"], "learner")
-    if bad is not None:  # training never saves such weights: a damaged or foreign file
-        raise UserError(f"{path}: {bad} holds NaN or infinity, which no rlkit checkpoint does")
+    refuse_nonfinite(checkpoint, path)
     origins = apply_overrides(trained, list(overrides))
     config = config_from_dict(trained, source=f"{path} (its config)", origins=origins)
     if max_envs and not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in overrides):

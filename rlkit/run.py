@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlkit.checkpoint import atomic_savez, atomic_torch_save, load_checkpoint, load_error_detail
+from rlkit.checkpoint import (atomic_savez, atomic_torch_save, first_nonfinite, load_checkpoint, load_error_detail,
+                              refuse_nonfinite)
 from rlkit.config import Config, apply_overrides, config_to_dict, load_config, save_config
 from rlkit.errors import DamagedState, TrainingStopped, UserError
 from rlkit.logger import Logger
@@ -160,9 +161,7 @@ class Run:
         if step != named:  # a renamed or copied file: its saves would overwrite the run's own checkpoints
             raise UserError(f"{path}: holds step {step:,}, not the step {named:,} its name says (a renamed or copied "
                             f"file){fallback}")
-        bad = first_nonfinite(checkpoint.get("learner"), "learner")
-        if bad is not None:  # never saved so (see save): a damaged or foreign file
-            raise UserError(f"{path}: {bad} holds NaN or infinity, which no rlkit checkpoint does{fallback}")
+        refuse_nonfinite(checkpoint, path, fallback)
         # Checked against the config the checkpoint holds, so an edit of config.yaml cannot slip past.
         trained = checkpoint.get("config") if isinstance(checkpoint.get("config"), dict) else {}
         for key in (*FIXED_ON_RESUME, *(f"agent.{name}" for name in type(saved.agent).FIXED_ON_RESUME)):
@@ -361,18 +360,6 @@ class Run:
         raise UserError(f"--resume {self.dir}: the saved replay {path.name} holds compressed arrays ({packed[0]}, "
                         "which could expand to any size), not a replay rlkit saved; resume with "
                         "train.save_replay=false to refill the buffer instead")
-
-
-def first_nonfinite(state: object, prefix: str = "") -> str | None:
-    """The dotted name of the first floating tensor holding NaN or infinity in nested dicts/lists."""
-    if isinstance(state, torch.Tensor):
-        return prefix if state.is_floating_point() and not bool(torch.isfinite(state).all()) else None
-    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
-    for key, value in items:
-        found = first_nonfinite(value, f"{prefix}.{key}" if prefix else str(key))
-        if found is not None:
-            return found
-    return None
 
 
 def _dotted(node: object, key: str, default: object = None) -> object:
