@@ -56,7 +56,7 @@ class RunningMeanStd:
                              f"{tuple(self.mean.shape)}")
         if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all() and 0 < count < np.inf):
             raise DamagedState("saved running statistics that no run counts: a mean or variance not finite, "
-                             "a negative variance or a count that is not positive")
+                               "a negative variance or a count that is not positive")
         self.mean, self.var, self.count = mean.copy(), var.copy(), count
 
 
@@ -104,8 +104,8 @@ class RewardScaler:
         self.returns = np.zeros(num_envs, dtype=np.float64)
 
     def __call__(self, rewards: np.ndarray, episode_over: np.ndarray) -> np.ndarray:
-        """Scaled rewards (float32) for one vector step; `episode_over` (terminated or truncated)
-        restarts those envs' returns after this step."""
+        """Scaled rewards (float32) for one vector step; `episode_over` (where the rollout's episodes
+        end: terminated or reset, SB3's `dones`) restarts those envs' returns after this step."""
         self.returns = self.returns * self.gamma + rewards
         self.stats.update(self.returns)
         self.returns[episode_over] = 0.0
