@@ -80,6 +80,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
         key = override.split("=", 1)[0].strip()
         if key.split(".")[0] not in KNOWN_SECTIONS:
             raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
+        if key == "seed":  # train's `seed=N`: evaluation draws its own games
+            raise UserError(f"'{override}': evaluate takes its seed as --seed {override.split('=', 1)[1].strip()}")
         if not key.startswith(OVERRIDABLE) or key in FIXED_ON_RESUME:
             fixed = ", ".join(key for key in FIXED_ON_RESUME if key.startswith("env."))
             raise UserError(f"'{override}': evaluate takes env.* (but {fixed}), device and "

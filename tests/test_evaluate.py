@@ -144,6 +144,7 @@ def test_a_cartpole_dqn_checkpoint_plays_from_a_run_folder(tmp_path, capsys):
     (["{run}", "agent.lr=1"],
      "'agent.lr=1': evaluate takes env.* (but env.id, env.frame_stack, env.full_action_space), device and torch_threads overrides only "
      "(agent.lr is fixed by the checkpoint)"),
+    (["{run}", "seed=3"], "'seed=3': evaluate takes its seed as --seed 3"),  # as train takes it: not "fixed"
     (["{run}", "--episodes", "0"], "--episodes: 0 is not a number of episodes from 1 to 1,000,000"),
     (["{run}", "--seed", "-3"], "--seed: -3 is outside 0..2147483647 (the emulators take 31-bit seeds)"),
     (["{run}", "env.num_envs=0"], "override 'env.num_envs=0' (applied to {ckpt} (its config)): env.num_envs: must be >= 1, got 0"),
