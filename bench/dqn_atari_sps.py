@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from common import StealMeter, machine
-from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
+from turns import BlockClock, paired_ratio, steps_per_second, take_turns, train_rlkit
 
 
 def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str,
@@ -60,22 +60,11 @@ def sb3_train(clock: BlockClock, learning_starts: int, total: int, seed: int, th
 
 def rlkit_train(clock: BlockClock, learning_starts: int, total: int, seed: int, threads: int, device: str) -> None:
     """rlkit DQN from configs/pong_dqn.yaml with the same budget; the clock is told of every step."""
-    from rlkit.agents.dqn import train
-    from rlkit.config import load_config
-    from rlkit.run import Run
-
-    clock_rlkit_steps(clock)
-    root = Path(__file__).resolve().parents[1]
     overrides = [f"seed={seed}", f"device={device}", f"torch_threads={threads}", "agent.buffer_size=100000",
                  f"agent.learning_starts={learning_starts}", f"train.total_steps={total}",
                  "train.checkpoint_every=100000000", "train.progress_bar=false"]
-    config = load_config(root / "configs/pong_dqn.yaml", overrides)
     with tempfile.TemporaryDirectory() as folder:
-        run = Run.create(config, Path(folder) / "run", root / "configs/pong_dqn.yaml")
-        try:
-            train(run)
-        finally:
-            run.finish()
+        train_rlkit(clock, "pong_dqn.yaml", overrides, Path(folder))
 
 
 def main() -> None:

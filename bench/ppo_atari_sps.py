@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from common import StealMeter, machine
-from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
+from turns import BlockClock, paired_ratio, steps_per_second, take_turns, train_rlkit
 
 ROLLOUT = 8 * 128  # env steps per PPO iteration, both sides
 
@@ -30,20 +30,11 @@ def rlkit_train(clock: BlockClock, total: int, threads: int, device: str) -> dic
     """rlkit PPO (configs/pong_ppo.yaml); returns its mean seconds per timed iteration in each phase."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from rlkit.config import agent_module, load_config
-    from rlkit.run import Run
-
-    clock_rlkit_steps(clock)
-    config_path = Path(__file__).resolve().parents[1] / "configs" / "pong_ppo.yaml"
     overrides = [f"train.total_steps={total}", f"train.log_every={ROLLOUT}", "train.checkpoint_every=100000000",
                  "train.progress_bar=false", f"device={device}", f"torch_threads={threads}"]
     with tempfile.TemporaryDirectory() as folder:
-        run = Run.create(load_config(config_path, overrides), Path(folder) / "run", config_path)
-        try:
-            agent_module("ppo").train(run)
-        finally:
-            run.finish()
-        events = EventAccumulator(str(run.dir), size_guidance={"scalars": 0})
+        run_dir = train_rlkit(clock, "pong_ppo.yaml", overrides, Path(folder))
+        events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
         events.Reload()
         # one value per iteration (seconds since the previous log point). The timed blocks are learn k
         # plus rollout k + 1: the first rollout is the warm-up, the last learning phase is after the end

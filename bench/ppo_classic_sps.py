@@ -17,26 +17,17 @@ import tempfile
 from pathlib import Path
 
 from common import StealMeter, machine
-from turns import BlockClock, clock_rlkit_steps, paired_ratio, steps_per_second, take_turns
+from turns import BlockClock, paired_ratio, steps_per_second, take_turns, train_rlkit
 
 BLOCK = 4096  # env steps per turn: 16 PPO iterations of 16 envs x 16 steps
 
 
 def rlkit_train(clock: BlockClock, total: int, threads: int) -> None:
     """rlkit PPO with configs/mountaincar_ppo.yaml, in this process."""
-    from rlkit.config import agent_module, load_config
-    from rlkit.run import Run
-
-    clock_rlkit_steps(clock)
-    config_path = Path(__file__).resolve().parents[1] / "configs" / "mountaincar_ppo.yaml"
     overrides = [f"train.total_steps={total}", "train.checkpoint_every=100000000", "train.progress_bar=false",
                  f"torch_threads={threads}"]
     with tempfile.TemporaryDirectory() as folder:
-        run = Run.create(load_config(config_path, overrides), Path(folder) / "run", config_path)
-        try:
-            agent_module("ppo").train(run)
-        finally:
-            run.finish()
+        train_rlkit(clock, "mountaincar_ppo.yaml", overrides, Path(folder))
 
 
 def sb3_train(clock: BlockClock, total: int, threads: int) -> None:

@@ -12,6 +12,7 @@ import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -93,6 +94,23 @@ def clock_rlkit_steps(clock: BlockClock) -> None:
         return transition
 
     Rollout.recv = counted_recv
+
+
+def train_rlkit(clock: BlockClock, config_name: str, overrides: list[str], folder: Path) -> Path:
+    """Train rlkit from configs/CONFIG_NAME with `overrides` in this process, telling `clock` of every
+    env step; returns the run folder, made inside `folder`."""
+    from rlkit.config import agent_module, load_config
+    from rlkit.run import Run
+
+    clock_rlkit_steps(clock)
+    config_path = Path(__file__).resolve().parents[1] / "configs" / config_name
+    config = load_config(config_path, overrides)
+    run = Run.create(config, folder / "run", config_path)
+    try:
+        agent_module(config.algo).train(run)
+    finally:
+        run.finish()
+    return run.dir
 
 
 def _side(train: Trainer, clock: BlockClock, results: Any) -> None:
