@@ -1,4 +1,4 @@
-"""A PyYAML SafeLoader for configs: a key given twice is an error, and numbers read as YAML 1.2."""
+"""A PyYAML SafeLoader for configs: a key given twice is an error, and numbers and booleans read as YAML 1.2."""
 
 from __future__ import annotations
 
@@ -18,16 +18,17 @@ def unreadable(error: Exception) -> str:
     return "a value that its tag (such as !!timestamp) cannot build"
 
 
-_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_INT_TAG, _FLOAT_TAG, _BOOL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
 
 
 class StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently),
-    and reads numbers as YAML 1.2 does: `010` is ten, not YAML 1.1's octal eight (so `seed=010` and
-    `seed=008` are two seeds), and `1:30` is a string, not the sexagesimal 90."""
+    and reads numbers and booleans as YAML 1.2 does: `010` is ten, not YAML 1.1's octal eight (so
+    `seed=010` and `seed=008` are two seeds), `1:30` is a string, not the sexagesimal 90, and only
+    true and false are booleans (YAML 1.1 also reads yes, no, on and off, so `env.id=no` was False)."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG, _BOOL_TAG)]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -56,4 +57,5 @@ StrictLoader.add_implicit_resolver(  # PyYAML's YAML 1.1 floats less the sexages
                               |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
                               |[-+]?\.(?:inf|Inf|INF)
                               |\.(?:nan|NaN|NAN))$""", re.VERBOSE), list("-+0123456789."))
+StrictLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 StrictLoader.add_constructor(_INT_TAG, StrictLoader.construct_yaml_int)

@@ -38,6 +38,18 @@ def test_numbers_read_as_yaml_1_2_does(root, tmp_path):
         load_config(root / CARTPOLE, ["seed=1:30"])
 
 
+def test_booleans_read_as_yaml_1_2_does(root, tmp_path):
+    """YAML 1.1 reads yes, no, on and off as booleans: `env.id=no` said 'expected a string, got False'."""
+    assert load_config(root / CARTPOLE, ["env.id=no"]).env.id == "no"  # refused later, as an unknown game id
+    config = load_config(root / CARTPOLE, ["agent.double=false", "train.progress_bar=TRUE"])
+    assert config.agent.double is False and config.train.progress_bar is True
+    with pytest.raises(UserError, match="train.progress_bar: expected true or false, got 'yes'$"):
+        load_config(root / CARTPOLE, ["train.progress_bar=yes"])
+    (tmp_path / "on.yaml").write_text((root / CARTPOLE).read_text().replace("double: true", "double: on"))
+    with pytest.raises(UserError, match="agent.double: expected true or false, got 'on'"):
+        load_config(tmp_path / "on.yaml")
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
 def test_every_shipped_config_loads(root, name):
     from rlkit.envs import check_env_id
