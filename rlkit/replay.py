@@ -298,8 +298,8 @@ class ReplayBuffer:
             raise UserError(f"{what}: its 'slots' is {state['slots']!r}, not a number of slots") from None
         saved_shape = (slots, *state["frames"].shape[1:])
         if saved_shape != self.frames.shape:
-            raise UserError(f"agent.buffer_size, agent.n_step, env.num_envs: the saved replay holds (slots, envs, frame) "
-                            f"{saved_shape}, this config makes {self.frames.shape}; resume with the run's values")
+            raise UserError(f"{what}: holds (slots, envs, frame) {saved_shape}, where agent.buffer_size, agent.n_step "
+                            f"and env.num_envs now make {self.frames.shape}; resume with the values it was saved with")
         filled = len(state["frames"])
         self._check_arrays(state, filled, what)
         head, count = state["head"], state["count"]

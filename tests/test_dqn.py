@@ -199,7 +199,9 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path, cap
                      "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
     for override, message in [("agent.hidden=[64]", "agent.hidden cannot change on resume"),
-                              ("agent.prioritized=true", "the saved replay was written with prioritized=False")]:
+                              ("agent.prioritized=true", "the saved replay was written with prioritized=False"),
+                              ("agent.buffer_size=5000", "replay_000000000600.npz: holds (slots, envs, frame) (50004, 1, 4), "
+                               "where agent.buffer_size, agent.n_step and env.num_envs now make (5004, 1, 4)")]:
         capsys.readouterr()
         assert cli_main(["train", "--resume", str(run_dir), override, "train.total_steps=800"]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
