@@ -1,14 +1,16 @@
 """SGF FF[4] game records: write finished games (atomically) and read the main line back.
 
 Reading keeps the first variation at every branch, takes board size, komi, setup stones
-(AB/AW/AE and PL in the root node) and the B/W moves; malformed input raises SgfError naming
-the file, line and column.
+(AB/AW/AE and PL in the root node) and the B/W moves; a file that is not UTF-8 is read in the
+charset its CA names (else Latin-1); malformed input raises SgfError naming the file, line and column.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from .game import Game, IllegalMove, format_komi, parse_komi
 
 MAX_SGF_BYTES = 64 * 2**20  # the largest SGF files (joseki dictionaries, game collections) hold a few MiB
 SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
+CHARSET = re.compile(rb"(?<![A-Za-z])CA\s*\[([^\]]{1,40})\]")  # the root's CA: an ASCII name
+SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "big5": "cp950"}  # what writers mean
 
 
 class SgfError(ValueError):
@@ -241,6 +245,8 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
         rec.first_to_play = 1 if pl == "B" else 2
     elif rec.moves:
         rec.first_to_play = rec.moves[0][0]
+    elif (parse_number(rec.info.get("HA", "").strip()) or 0) >= 2 and rec.setup:
+        rec.first_to_play = 2  # handicap stones placed, no move yet: White plays next (as GNU Go reads it)
     return rec
 
 
@@ -253,8 +259,23 @@ def read_sgf(path: str | os.PathLike) -> SgfRecord:
         raise SgfError(f"{path}: cannot read: {error.strerror}") from None
     if len(data) > MAX_SGF_BYTES:
         raise SgfError(f"{path}: larger than {MAX_SGF_BYTES // 2**20} MiB, too large for a game record")
-    # utf-8-sig: some editors (on Windows) begin the file with a byte-order mark
-    return parse_sgf(data.decode("utf-8-sig", errors="replace"), str(path))
+    return parse_sgf(decode_sgf(data), str(path))
+
+
+def decode_sgf(data: bytes) -> str:
+    """An SGF file's text: UTF-8 when it is valid UTF-8 (whatever CA says: converters keep stale CAs), else
+    in the charset CA names, so that a Shift_JIS or GBK character whose second byte is '\\' or ']' stays
+    one character and does not escape or end its value, else Latin-1 (FF[4]'s default)."""
+    try:
+        return data.decode("utf-8-sig")  # -sig: some editors (on Windows) begin the file with a byte-order mark
+    except UnicodeDecodeError:
+        pass
+    match = CHARSET.search(data)
+    try:
+        charset = codecs.lookup(match[1].decode("ascii").strip()).name if match else "latin-1"
+        return data.decode(SUPERSETS.get(charset, charset), errors="replace")
+    except (LookupError, UnicodeDecodeError):  # a name Python does not know, or not a text codec ('hex')
+        return data.decode("latin-1")
 
 
 def replay(rec: SgfRecord, until: int | None = None, name: str = "<sgf>", max_moves: int | None = None) -> Game:

@@ -212,6 +212,13 @@ def test_without_pl_the_first_move_says_who_starts():
     assert rec.first_to_play == 2 and replay(rec).to_play == 2
 
 
+def test_after_handicap_stones_and_no_move_white_is_to_play():
+    """Without PL or a move, a handicap game read as Black to play and printsgf wrote PL[B]."""
+    rec = parse_sgf("(;GM[1]FF[4]SZ[19]HA[2]AB[dd][pp])")
+    assert rec.first_to_play == 2 and "PL[W]" in to_sgf(replay(rec), handicap=2)
+    assert parse_sgf("(;GM[1]FF[4]SZ[9]AB[cc][gg])").first_to_play == 1  # a set-up position: Black, the default
+
+
 def test_a_byte_order_mark_is_read_past(tmp_path):
     """Some editors (on Windows) begin UTF-8 files with one."""
     path = tmp_path / "bom.sgf"
@@ -230,3 +237,30 @@ def test_komi_is_written_with_every_digit(komi, written):
     text = to_sgf(game)
     assert f"KM[{written}]" in text and parse_sgf(text).komi == komi
     assert game.result() == f"W+{written.lstrip('-')}" if komi > 0 else game.result() == f"B+{written.lstrip('-')}"
+
+
+@pytest.mark.parametrize("charset, encoding, black, white", [
+    ("Shift_JIS", "shift_jis", "申", "表"),  # second bytes '\\' (0x5C): read as escapes, KM[6.5] went into PB
+    ("GB2312", "gbk", "乗", "乚"),  # second bytes '\\' and ']' (0x5D): the file was refused as malformed
+    ("ISO-8859-1", "latin-1", "Jörg", "Ærø"),
+])
+def test_a_file_in_the_charset_its_ca_names_is_read_in_it(tmp_path, charset, encoding, black, white):
+    path = tmp_path / "g.sgf"
+    path.write_bytes(f"(;GM[1]FF[4]CA[{charset}]SZ[9]PB[{black}]PW[{white}]KM[6.5];B[aa];W[bb])".encode(encoding))
+    rec = read_sgf(path)
+    assert (rec.komi, rec.info["PB"], rec.info["PW"], rec.moves) == (6.5, black, white, [(1, 0), (2, 10)])
+
+
+def test_a_utf8_file_with_a_stale_ca_is_read_as_utf8(tmp_path):
+    """A converter that re-encodes a file often keeps its CA; read as GBK, '洁]' would lose the ']'."""
+    path = tmp_path / "g.sgf"
+    path.write_bytes("(;GM[1]CA[GB2312]SZ[9]PB[柯洁]KM[7.5];B[aa])".encode("utf-8"))
+    rec = read_sgf(path)
+    assert (rec.komi, rec.info["PB"], rec.moves) == (7.5, "柯洁", [(1, 0)])
+
+
+@pytest.mark.parametrize("charset", ["no-such-charset", "hex", "\xff"])
+def test_an_unknown_charset_is_read_as_latin1(tmp_path, charset):
+    path = tmp_path / "g.sgf"
+    path.write_bytes(b"(;GM[1]CA[" + charset.encode("latin-1") + b"]SZ[9]PB[J\xf6rg];B[aa])")
+    assert read_sgf(path).info["PB"] == "Jörg"
