@@ -7,9 +7,11 @@ import selectors
 import shlex
 import signal
 import subprocess
+import threading
 import time
 
 QUIT_SECONDS = 5.0  # close() waits this long for the `quit` reply, then as long again for the exit, before a kill
+STDERR_TAIL = 4096  # bytes of the engine's error output kept, to say why it exited
 
 
 class GtpError(RuntimeError):
@@ -20,7 +22,9 @@ class GtpClient:
     """A GTP engine started from a shell-style command line, e.g. 'gnugo --mode gtp'.
 
     Each reply must arrive within `timeout` seconds (None waits forever); an engine that is too
-    slow is killed and reaped, and the command raises GtpError.
+    slow is killed and reaped, and the command raises GtpError. A thread reads the engine's error
+    output as it comes (so a chatty engine never waits on a full pipe) and keeps its end, which the
+    error for an engine that exits quotes.
     """
 
     def __init__(self, command: str, timeout: float | None = 60.0):
@@ -37,12 +41,15 @@ class GtpClient:
             # so select() never misses data hidden in a file object's buffer.
             # its own process group, so a stop also reaches what a wrapper (sh -c, a script) started
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, bufsize=0, start_new_session=True)
+                                         stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
         except OSError as error:
             gnugo = " Debian installs GNU Go as /usr/games/gnugo" if "gnugo" in args[0] else ""
             hint = f" (is {args[0]} on PATH?{gnugo})" if isinstance(error, FileNotFoundError) else ""
             raise GtpError(f"cannot start '{command}': {error.strerror}{hint}") from None
         self._pending = b""  # bytes read from the engine but not yet split into lines
+        self._stderr = b""  # the end of its error output
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
 
@@ -62,7 +69,7 @@ class GtpClient:
         try:
             self.proc.stdin.write((command + "\n").encode())
         except (OSError, ValueError):  # broken pipe, or stdin already closed
-            raise GtpError(f"'{self.command}' has exited") from None
+            raise GtpError(f"'{self.command}' has exited{self._last_words()}") from None
         deadline = None if timeout is None else time.monotonic() + timeout
         lines: list[str] = []
         while True:
@@ -88,10 +95,25 @@ class GtpClient:
                 continue
             chunk = os.read(self.proc.stdout.fileno(), 65536)
             if not chunk:
-                raise GtpError(f"'{self.command}' exited while answering '{command}'")
+                raise GtpError(f"'{self.command}' exited while answering '{command}'{self._last_words()}")
             self._pending += chunk
         line, _, self._pending = self._pending.partition(b"\n")
         return line.decode("utf-8", "replace").rstrip("\r")
+
+    def _drain_stderr(self) -> None:
+        """The reader thread: keep the last STDERR_TAIL bytes of the engine's error output until it ends."""
+        try:
+            while chunk := os.read(self.proc.stderr.fileno(), 65536):
+                self._stderr = (self._stderr + chunk)[-STDERR_TAIL:]
+        except OSError:
+            pass
+
+    def _last_words(self) -> str:
+        """': LINES', the last two lines the exited engine wrote to stderr (waiting up to a second for the
+        reader thread to reach the end; getopt's reason comes before its 'Try --help'), or ''."""
+        self._stderr_reader.join(timeout=1.0)
+        lines = [line.strip() for line in self._stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        return f": {' | '.join(lines[-2:])[-300:]}" if lines else ""
 
     def kill(self) -> None:
         """Kill the engine's process group and reap the engine, so nothing is left running
@@ -120,6 +142,9 @@ class GtpClient:
             self.proc.wait(timeout=QUIT_SECONDS)
         except subprocess.TimeoutExpired:
             self.kill()
+        self._stderr_reader.join(timeout=1.0)  # at the end of the pipe once the engine's group has exited
+        if not self._stderr_reader.is_alive():  # else a process the engine left holds it: never close under a read
+            self.proc.stderr.close()
 
     def __enter__(self) -> GtpClient:
         return self

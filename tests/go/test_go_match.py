@@ -410,3 +410,19 @@ def test_our_engine_against_itself_on_9x9(tmp_path, capsys):
     record = read_sgf(tmp_path / "game-001.sgf")
     game = replay(record)
     assert game.over and record.info["RE"] == game.result()  # two passes, scored by Tromp-Taylor
+
+
+def test_an_engine_that_exits_is_quoted_on_why(tmp_path):
+    """Its error output was thrown away: a mistyped engine option said only 'exited while answering'."""
+    with pytest.raises(UserError, match=r"--white '.*' exited while answering 'name': "
+                                        r"rlkit gtp: error: --size 30: board size must be 5\.\.19$"):
+        main(["--black", OURS, "--white", f"{OURS} --size 30", "--games", "1", "--out", str(tmp_path / "out")])
+
+
+def test_an_engine_that_chatters_on_stderr_is_not_held_up_by_it(tmp_path):
+    """Its error output is read while it answers: a full pipe would stop an engine that writes much of it."""
+    fake = tmp_path / "chatty.py"
+    fake.write_text("import sys\nfor line in sys.stdin:\n    sys.stderr.write('x' * 1_000_000 + '\\n'); sys.stderr.flush()\n"
+                    "    print('= chatty\\n', flush=True)\n")
+    with GtpClient(f"{sys.executable} {fake}", timeout=20) as client:
+        assert [client.send("name") for _ in range(3)] == ["chatty"] * 3
