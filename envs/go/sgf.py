@@ -203,7 +203,7 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     size_text = prop(root, "SZ", "19").strip()
     n = parse_number(size_text)
     if n is None or not 5 <= n <= 19:
-        raise parser.fail(f"board size SZ[{size_text}] is not a square size 5..19", root.get("SZ", ([], 0))[1])
+        raise parser.fail(f"board size SZ[{size_text}] is not a number 5..19 (square boards, written SZ[N])", root.get("SZ", ([], 0))[1])
     rec.size = n
     if "KM" in root:
         try:

@@ -86,7 +86,7 @@ def test_gnugo_reads_files_we_write(tmp_path):
     ("(;GM[1]SZ[9];B[cc", "unterminated property value"),
     ("(;GM[1]SZ[30])", "SZ[30]"),
     ("(;GM[1]SZ[²])", "SZ[²]"),  # isdigit() takes it, int() does not
-    ("(;GM[1]SZ[" + "1" * 4301 + "])", "is not a square size 5..19"),  # int() refuses 4,301 digits: ValueError
+    ("(;GM[1]SZ[" + "1" * 4301 + "])", "is not a number 5..19"),  # int() refuses 4,301 digits: ValueError
     ("(;GM[1]SZ[9\n\n;B[cc])", "line 1, column 8: board size SZ[9\\n\\n;B[cc] is not"),  # broke GTP's framing
     ("(;GM[1]SZ[9]xy\n\n;B[aa])", "line 1, column 13: property xy has no value"),  # said 'xy\n\n', line 3
     ("(;GM[2])", "not a Go game"),
