@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -161,7 +162,7 @@ def _spread(values: list[float] | list[int]) -> str:
 class Trained:
     """A checkpoint ready to play: the config it trained under (with evaluation's overrides), a
     vector env built from that config, and the policy, which takes the env's observations as a
-    tensor on `device`."""
+    tensor on `device`. `threads`: torch's thread count before loading, which `close` restores."""
 
     path: Path
     config: Config
@@ -170,23 +171,43 @@ class Trained:
     device: torch.device
     env: VecEnv
     policy: Callable[[torch.Tensor], torch.Tensor | np.ndarray]
+    threads: int = 0
 
-    def predict(self, obs: np.ndarray) -> np.ndarray:
-        """Actions for a batch of observations as `env` returns them (one row per env), as SB3's predict."""
-        actions = self.policy(torch.as_tensor(obs, device=self.device))
-        return actions.cpu().numpy() if isinstance(actions, torch.Tensor) else np.asarray(actions)
+    def predict(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Actions for a batch of observations as `env` returns them (one row per env), or the one
+        action for a single observation (a plain gymnasium env's), as SB3's predict: Box actions
+        clipped into their bounds; unlike it, the actions alone, not an (actions, state) pair. Any
+        other shape raises ValueError."""
+        obs = torch.as_tensor(obs, device=self.device)
+        shape = tuple(self.env.single_observation_space.shape)
+        single = tuple(obs.shape) == shape
+        if not single and tuple(obs.shape[1:]) != shape:
+            batch = "(N, " + ", ".join(map(str, shape)) + ")"
+            raise ValueError(f"predict: observations of shape {tuple(obs.shape)}; {self.config.env.id} takes one "
+                             f"of shape {shape} or a batch of shape {batch}")
+        actions = self.policy(obs[None] if single else obs)
+        actions = actions.cpu().numpy() if isinstance(actions, torch.Tensor) else np.asarray(actions)
+        space = self.env.single_action_space
+        if isinstance(space, gym.spaces.Box):  # a Gaussian's samples and mean can lie outside
+            actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
+        return actions[0] if single else actions
 
     def close(self) -> None:
-        """Close the env (its emulators)."""
+        """Close the env (its emulators) and give torch back the thread count it had before loading."""
         self.env.close()
+        if self.threads:
+            torch.set_num_threads(self.threads)
 
 
 def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: bool = False,
                  seed: int | None = None, max_envs: int | None = None) -> Trained:
     """Load RUN_DIR's newest checkpoint (or a step_N.pt file) to play it, from Python as `rlkit
     evaluate` does. `seed` (default: the run's + 1,000,000, so the games differ from the training's
-    first ones) seeds torch and the env's `reset`; `max_envs` caps env.num_envs unless an override
-    sets it. Bad input raises UserError; close the result when done."""
+    first ones) seeds the process's RNGs (Python's, numpy's and torch's, from which PPO samples)
+    and is the one to give the env's `reset`; `max_envs` caps env.num_envs unless an override sets
+    it. The config's torch_threads applies to the whole process until `close`. Bad input raises
+    UserError; close the result when done."""
+    overrides = [overrides] if isinstance(overrides, str) else list(overrides)  # one "KEY=VALUE", not its letters
     check_seed(seed, "seed")
     check_overrides(overrides)
     path = checkpoint_file(Path(run))
@@ -200,19 +221,21 @@ def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: 
     if max_envs and not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in overrides):
         config.env.num_envs = min(config.env.num_envs, max_envs)
     device = resolve_device(config.device)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    threads = torch.get_num_threads()
     seed = (config.seed + 1_000_000) % (INT32_MAX + 1) if seed is None else seed
     seed_everything(seed)  # PPO samples from torch's RNG
     env = make_vec(config.env)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     try:
         policy = agent_module(config.algo).policy(checkpoint["learner"], config, env.single_observation_space,
                                                   env.single_action_space, device, deterministic, seed, what=str(path))
     except BaseException:
         env.close()
+        torch.set_num_threads(threads)
         raise
     step = checkpoint.get("step")
-    return Trained(path, config, step if isinstance(step, int) else None, seed, device, env, policy)
+    return Trained(path, config, step if isinstance(step, int) else None, seed, device, env, policy, threads)
 
 
 def main(argv: list[str]) -> int:

@@ -239,6 +239,62 @@ def test_max_envs_caps_the_checkpoints_envs_but_not_an_override_of_them(tmp_path
         assert trained.env.num_envs == envs, overrides
 
 
+def test_predict_takes_one_observation_or_a_batch_and_names_a_wrong_shape(tmp_path):
+    """A plain gymnasium env's (4,) observation failed deep in torch with an IndexError, and a
+    wrong width with a matrix-shape RuntimeError; SB3's predict takes both a single one and a batch."""
+    from rlkit.evaluate import load_trained
+
+    trained = load_trained(cartpole_checkpoint(tmp_path / "step_7.pt"), ["env.num_envs=3"], deterministic=True)
+    try:
+        batch = trained.env.reset(seed=trained.seed)
+        actions = trained.predict(batch)
+        assert actions.shape == (3,)
+        assert [trained.predict(obs) for obs in batch] == list(actions)  # one at a time: one action each
+        np.testing.assert_array_equal(trained.predict(torch.as_tensor(batch)), actions)
+        env = gymnasium.make("CartPole-v1")
+        obs, _ = env.reset(seed=0)
+        env.step(trained.predict(obs))
+        for shape in ((3, 5), (2, 3, 4), ()):
+            with pytest.raises(ValueError) as error:
+                trained.predict(np.zeros(shape, np.float32))
+            assert str(error.value) == (f"predict: observations of shape {shape}; CartPole-v1 takes one of shape (4,) "
+                                        "or a batch of shape (N, 4)")
+    finally:
+        trained.close()
+
+
+def test_predict_clips_continuous_actions_into_the_action_space(tmp_path):
+    """A Gaussian policy's samples (here std e^2) came back outside Pendulum's [-2, 2]; SB3's predict clips them."""
+    from rlkit.agents.ppo.network import build_network
+    from rlkit.config import config_to_dict, load_config
+    from rlkit.evaluate import load_trained
+
+    config = load_config(ROOT / "configs/pendulum_ppo.yaml", ["torch_threads=0", "agent.init_log_std=2.0"])
+    space = gymnasium.make("Pendulum-v1")
+    net = build_network(config, space.observation_space, space.action_space)
+    torch.save({"step": 7, "config": config_to_dict(config), "learner": {"net": net.state_dict()}}, tmp_path / "step_7.pt")
+    trained = load_trained(tmp_path / "step_7.pt", ["env.num_envs=64"])
+    try:
+        actions = trained.predict(trained.env.reset(seed=trained.seed))
+    finally:
+        trained.close()
+    assert actions.shape == (64, 1) and actions.dtype == np.float32
+    assert actions.min() == -2.0 and actions.max() == 2.0  # some at each bound, none past it
+
+
+def test_load_trained_leaves_the_process_as_it_found_it_once_closed(tmp_path):
+    """The config's torch_threads stayed set for the whole process after close; one override given as
+    a string was read letter by letter ("'e': unknown key e")."""
+    from rlkit.evaluate import load_trained
+
+    before = torch.get_num_threads()
+    trained = load_trained(cartpole_checkpoint(tmp_path / "step_7.pt", f"torch_threads={before + 1}"),
+                           "env.num_envs=2")
+    assert (torch.get_num_threads(), trained.env.num_envs) == (before + 1, 2)
+    trained.close()
+    assert torch.get_num_threads() == before
+
+
 def test_a_checkpoint_without_a_learner_state_is_one_line(tmp_path):
     """A file holding a config but no learner state raised a KeyError deep in the agent's policy()."""
     from rlkit.errors import UserError
