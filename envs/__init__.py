@@ -39,6 +39,6 @@ def check_env_id(cfg: EnvConfig) -> None:
         check_gymnasium_id(cfg.id)
     except UserError as error:
         guess = ale_id_for(cfg.id) if spec is None else None
-        if guess is None:
+        if guess is None or "did you mean" in str(error):
             raise
         raise UserError(f"{error}; did you mean {guess}?") from None

@@ -3,6 +3,7 @@ and Box2D or MuJoCo tasks where installed) as a synchronous vector env, same-ste
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import gymnasium as gym
@@ -18,15 +19,34 @@ ATARI_ONLY = ("num_threads", "frame_stack", "frame_skip", "noop_max", "sticky_ac
               "terminal_on_life_loss", "clip_rewards", "max_episode_frames")
 
 
+def newest_version(env_id: str) -> str | None:
+    """The newest registered id with `env_id`'s name, its case and version aside ('cartpole-v1',
+    'CartPole-v2', 'CartPole' -> CartPole-v1), for suggestions; never one of ale-py's old Atari ids."""
+    name = env_id.rsplit("-v", 1)[0].lower()
+    specs = [spec for spec in gym.registry.values()
+             if spec.id.rsplit("-v", 1)[0].lower() == name and "ale_py" not in str(spec.entry_point)]
+    return max(specs, key=lambda spec: spec.version or 0).id if specs else None
+
+
 def check_gymnasium_id(env_id: str) -> None:
     """Raise UserError unless gymnasium knows `env_id` and can make it here (Box2D, MuJoCo and
-    other optional dependencies installed)."""
+    other optional dependencies installed). As in gymnasium.make, `module:Name-v0` imports the
+    module first (one that registers Name-v0: your own environment)."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise UserError(f"env.id: {env_id}: cannot import {module}, which should register {name} "
+                            f"({error})") from None
     try:
-        gym.spec(env_id)
+        gym.spec(name)
     except gym.error.DeprecatedEnv as error:  # "... is deprecated. Please use `Taxi-v4` instead."
         raise UserError(f"env.id: {error}") from None
     except gym.error.Error:
-        raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)") from None
+        hint = f"; did you mean {guess}?" if (guess := newest_version(name)) else ""
+        raise UserError(f"env.id: unknown environment '{env_id}' (not an ALE/Name-v5 game nor a gymnasium id)"
+                        f"{hint}") from None
     try:
         with warnings.catch_warnings():  # a deprecated id warns before it fails; the error says it all
             warnings.simplefilter("ignore")

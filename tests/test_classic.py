@@ -156,6 +156,11 @@ def test_a_reset_starts_the_episode_totals_afresh():
     ("Pong-v4", "did you mean ALE/Pong-v5?"),
     ("Breakout", "env.id: unknown environment 'Breakout' (not an ALE/Name-v5 game nor a gymnasium id); did you "
                  "mean ALE/Breakout-v5?"),
+    ("cartpole-v1", "env.id: unknown environment 'cartpole-v1' (not an ALE/Name-v5 game nor a gymnasium id); did "
+                    "you mean CartPole-v1?"),  # gymnasium's own "Did you mean" was dropped
+    ("CartPole-v2", "did you mean CartPole-v1?"),
+    ("CartPole", "did you mean CartPole-v1?"),  # gymnasium.make takes it (the newest version), gymnasium.spec not
+    ("mountaincarcontinuous", "did you mean MountainCarContinuous-v0?"),
 ])
 def test_ids_that_are_no_classic_env_say_what_to_use(env_id, message):
     """Asked twice: importing ale_py (the first time) registers the old Atari ids, which then passed
@@ -166,6 +171,32 @@ def test_ids_that_are_no_classic_env_say_what_to_use(env_id, message):
         with pytest.raises(UserError) as error:
             check_env_id(EnvConfig(id=env_id))
         assert message in str(error.value)
+
+
+def test_a_module_id_imports_the_module_that_registers_the_env(tmp_path, monkeypatch):
+    """gymnasium.make's `module:Name-v0` (a user's own environment) was refused as an unknown environment."""
+    from rlkit.envs import check_env_id
+
+    (tmp_path / "rlkit_test_envs.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('RlkitShortPole-v0', entry_point='gymnasium.envs.classic_control.cartpole:CartPoleEnv', "
+        "max_episode_steps=5)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        check_env_id(EnvConfig(id="rlkit_test_envs:RlkitShortPole-v0"))
+        env = ClassicVec(EnvConfig(id="rlkit_test_envs:RlkitShortPole-v0", num_envs=1))
+        env.reset(seed=0)
+        for _ in range(5):
+            env.send(np.zeros(1, dtype=np.int64))
+            step = env.recv()
+        env.close()
+        assert step.episode_lengths == [5] and step.truncated[0]
+        with pytest.raises(UserError) as error:
+            check_env_id(EnvConfig(id="rlkit_no_such_module:RlkitShortPole-v0"))
+        assert str(error.value) == ("env.id: rlkit_no_such_module:RlkitShortPole-v0: cannot import rlkit_no_such_module, "
+                                    "which should register RlkitShortPole-v0 (No module named 'rlkit_no_such_module')")
+    finally:
+        gym.registry.pop("RlkitShortPole-v0", None)
 
 
 def test_atari_settings_set_for_a_gymnasium_env_are_named_as_unused(capsys):

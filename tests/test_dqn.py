@@ -79,6 +79,19 @@ def test_dueling_on_pixels_splits_the_cnn_hidden_layer():
     assert net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 6)
 
 
+def test_other_action_spaces_are_refused_pointing_to_ppo_only_where_it_takes_them():
+    """MultiDiscrete actions were sent to PPO, which refuses them too."""
+    from rlkit.agents.dqn.actor import require_discrete
+    from rlkit.config import load_config
+
+    config = load_config(ROOT / "configs/cartpole_dqn.yaml", ["env.id=my_envs:Mine-v0"])
+    for space, hint in ((gym.spaces.Box(-1, 1, (2,)), " (algo: ppo takes continuous ones)"),
+                        (gym.spaces.MultiDiscrete([2, 3]), "")):
+        with pytest.raises(UserError) as error:
+            require_discrete(config, space)
+        assert str(error.value) == f"env.id: my_envs:Mine-v0 has action space {space}; DQN needs Discrete actions{hint}"
+
+
 def test_dueling_without_a_hidden_layer_is_refused():
     with pytest.raises(UserError, match="agent.dueling"):
         QNetwork(gym.spaces.Box(0, 1, (2,)), 3, hidden=[], dueling=True)

@@ -45,8 +45,8 @@ class EpsilonGreedyActor:
 def require_discrete(cfg: Config, action_space: gym.Space) -> None:
     """DQN picks one of n actions: a UserError naming env.id for any other action space."""
     if not isinstance(action_space, gym.spaces.Discrete):
-        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; DQN needs "
-                        "Discrete actions (algo: ppo takes continuous ones)")
+        ppo = " (algo: ppo takes continuous ones)" if isinstance(action_space, gym.spaces.Box) else ""
+        raise UserError(f"env.id: {cfg.env.id} has action space {action_space}; DQN needs Discrete actions{ppo}")
 
 
 def policy(learner_state: dict, cfg: Config, obs_space: gym.Space, action_space: gym.Space,
