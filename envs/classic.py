@@ -32,8 +32,11 @@ def check_gymnasium_id(env_id: str) -> None:
     """Raise UserError unless gymnasium knows `env_id` and can make it here (Box2D, MuJoCo and
     other optional dependencies installed). As in gymnasium.make, `module:Name-v0` imports the
     module first (one that registers Name-v0: your own environment)."""
-    module, _, name = env_id.rpartition(":")
-    if module:
+    module, colon, name = env_id.rpartition(":")
+    if colon and not all(part.isidentifier() for part in module.split(".")):  # '', '.rel', 'a:b', 'my-envs'
+        raise UserError(f"env.id: {env_id}: '{module}' is not a module name (module:Name-v0 imports the module "
+                        "that registers Name-v0)")
+    if colon:
         try:
             importlib.import_module(module)
         except ImportError as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,10 +84,24 @@ def check_overrides(overrides: Sequence[str]) -> None:
             raise UserError(f"'{override}': unknown key {key} (evaluate takes env.*, device and torch_threads)")
         if key == "seed":  # train's `seed=N`: evaluation draws its own games
             raise UserError(f"'{override}': evaluate takes its seed as --seed {override.split('=', 1)[1].strip()}")
-        if not key.startswith(OVERRIDABLE) or key in FIXED_ON_RESUME:
-            fixed = ", ".join(key for key in FIXED_ON_RESUME if key.startswith("env."))
-            raise UserError(f"'{override}': evaluate takes env.* (but {fixed}), device and "
-                            f"torch_threads overrides only ({key} is fixed by the checkpoint)")
+        if not key.startswith(OVERRIDABLE) or (key in FIXED_ON_RESUME and key != "env.id"):  # env.id: load_trained
+            raise fixed_by_checkpoint(override, key)
+
+
+def fixed_by_checkpoint(override: str, key: str) -> UserError:
+    """The error for an override of what the checkpoint was trained with."""
+    fixed = ", ".join(key for key in FIXED_ON_RESUME if key.startswith("env."))
+    return UserError(f"'{override}': evaluate takes env.* (but {fixed}), device and "
+                     f"torch_threads overrides only ({key} is fixed by the checkpoint)")
+
+
+def check_env_module(env_id: str, path: Path, confirmed: bool) -> None:
+    """A checkpoint is data, never code: the module that its env.id `module:Name-v0` names (imported to
+    register Name-v0) is imported only when the user names it too, as the RL Zoo's --gym-packages."""
+    module, colon, _ = env_id.rpartition(":")
+    if colon and not confirmed and module not in sys.modules:
+        raise UserError(f"{path}: its env.id {env_id} would import {module}, and rlkit imports no code that a "
+                        f"checkpoint names: give env.id={env_id} to import it (or import {module} before load_trained)")
 
 
 def checkpoint_file(path: Path) -> Path:
@@ -216,8 +231,12 @@ def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: 
     if not isinstance(trained, dict) or not isinstance(checkpoint.get("learner"), dict):
         raise UserError(f"{path}: not an rlkit checkpoint (it holds no config or learner state)")
     refuse_nonfinite(checkpoint, path)
+    saved_id = trained["env"].get("id") if isinstance(trained.get("env"), dict) else None
     origins = apply_overrides(trained, list(overrides))
     config = config_from_dict(trained, source=f"{path} (its config)", origins=origins)
+    if "env.id" in origins and config.env.id != saved_id:  # the same id only: it names the module to import
+        raise fixed_by_checkpoint(origins["env.id"], "env.id")
+    check_env_module(config.env.id, path, confirmed="env.id" in origins)
     if max_envs and not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in overrides):
         config.env.num_envs = min(config.env.num_envs, max_envs)
     device = resolve_device(config.device)

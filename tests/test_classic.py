@@ -161,6 +161,9 @@ def test_a_reset_starts_the_episode_totals_afresh():
     ("CartPole-v2", "did you mean CartPole-v1?"),
     ("CartPole", "did you mean CartPole-v1?"),  # gymnasium.make takes it (the newest version), gymnasium.spec not
     ("mountaincarcontinuous", "did you mean MountainCarContinuous-v0?"),
+    (":CartPole-v1", "env.id: :CartPole-v1: '' is not a module name (module:Name-v0 imports the module that "
+                     "registers Name-v0)"),  # a ValueError's traceback from importlib ("Empty module name")
+    (".envs:CartPole-v1", "'.envs' is not a module name"),  # a TypeError's (a relative import)
 ])
 def test_ids_that_are_no_classic_env_say_what_to_use(env_id, message):
     """Asked twice: importing ale_py (the first time) registers the old Atari ids, which then passed

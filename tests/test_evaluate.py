@@ -295,6 +295,38 @@ def test_load_trained_leaves_the_process_as_it_found_it_once_closed(tmp_path):
     assert torch.get_num_threads() == before
 
 
+def test_a_checkpoints_env_module_is_imported_only_when_the_user_names_it(tmp_path, monkeypatch):
+    """A checkpoint is data, never code: env.id 'this:CartPole-v1' printed the Zen of Python on loading, and
+    any installed module a checkpoint named was imported (run) the same way."""
+    import sys
+
+    from rlkit.errors import UserError
+    from rlkit.evaluate import load_trained
+
+    (tmp_path / "rlkit_eval_envs.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('RlkitEvalPole-v0', entry_point='gymnasium.envs.classic_control.cartpole:CartPoleEnv')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env_id = "rlkit_eval_envs:RlkitEvalPole-v0"
+    path = cartpole_checkpoint(tmp_path / "step_7.pt", f"env.id={env_id}")
+    try:
+        with pytest.raises(UserError) as error:
+            load_trained(path)
+        assert str(error.value) == (f"{path}: its env.id {env_id} would import rlkit_eval_envs, and rlkit imports no code "
+                                    f"that a checkpoint names: give env.id={env_id} to import it (or import "
+                                    "rlkit_eval_envs before load_trained)")
+        assert "rlkit_eval_envs" not in sys.modules
+        with pytest.raises(UserError, match=r"'env.id=CartPole-v1': evaluate takes env.\* .*\(env.id is fixed by the checkpoint\)$"):
+            load_trained(path, ["env.id=CartPole-v1"])
+        trained = load_trained(path, [f"env.id={env_id}"])  # named by the user: imported
+        trained.close()
+        trained = load_trained(path)  # imported already: nothing new runs
+        trained.close()
+    finally:
+        gymnasium.registry.pop("RlkitEvalPole-v0", None)
+        sys.modules.pop("rlkit_eval_envs", None)
+
+
 def test_a_checkpoint_without_a_learner_state_is_one_line(tmp_path):
     """A file holding a config but no learner state raised a KeyError deep in the agent's policy()."""
     from rlkit.errors import UserError
