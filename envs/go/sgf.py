@@ -24,7 +24,8 @@ from .game import Game, IllegalMove, format_komi, parse_komi
 
 MAX_SGF_BYTES = 64 * 2**20  # the largest SGF files (joseki dictionaries, game collections) hold a few MiB
 SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
-CHARSET = re.compile(rb"(?<![A-Za-z])CA\s*\[([^\]]{1,40})\]")  # the root's CA: an ASCII name
+CHARSET = re.compile(rb"[;\]]\s*CA\s*\[([^\]]{1,40})\]")  # CA where a property may start (not in a C[...]): an ASCII name
+SYNTAX = b"(;CA[])"  # a charset that does not read these bytes as ASCII (UTF-16, EBCDIC) is not the one CA was written in
 SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "big5": "cp950"}  # what writers mean
 
 
@@ -263,18 +264,24 @@ def read_sgf(path: str | os.PathLike) -> SgfRecord:
 
 
 def decode_sgf(data: bytes) -> str:
-    """An SGF file's text: UTF-8 when it is valid UTF-8 (whatever CA says: converters keep stale CAs), else
-    in the charset CA names, so that a Shift_JIS or GBK character whose second byte is '\\' or ']' stays
-    one character and does not escape or end its value, else Latin-1 (FF[4]'s default)."""
+    """An SGF file's text, past a byte-order mark: UTF-8 when it is valid UTF-8 (whatever CA says: converters
+    keep stale CAs), else in the charset CA names, so that a Shift_JIS or GBK character whose second byte is
+    '\\' or ']' stays one character and does not escape or end its value, else Latin-1 (FF[4]'s default)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows Notepad's "Unicode"
+        return data.decode("utf-16", errors="replace")
+    data = data.removeprefix(codecs.BOM_UTF8)  # some editors (on Windows) begin the file with one
     try:
-        return data.decode("utf-8-sig")  # -sig: some editors (on Windows) begin the file with a byte-order mark
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     match = CHARSET.search(data)
     try:
         charset = codecs.lookup(match[1].decode("ascii").strip()).name if match else "latin-1"
-        return data.decode(SUPERSETS.get(charset, charset), errors="replace")
-    except (LookupError, UnicodeDecodeError):  # a name Python does not know, or not a text codec ('hex')
+        charset = SUPERSETS.get(charset, charset)
+        if SYNTAX.decode(charset) != SYNTAX.decode("ascii"):
+            raise LookupError(charset)
+        return data.decode(charset, errors="replace")
+    except (LookupError, UnicodeError):  # unknown to Python, not a text codec ('hex'), or one that cannot replace ('idna')
         return data.decode("latin-1")
 
 

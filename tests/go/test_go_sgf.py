@@ -259,8 +259,25 @@ def test_a_utf8_file_with_a_stale_ca_is_read_as_utf8(tmp_path):
     assert (rec.komi, rec.info["PB"], rec.moves) == (7.5, "柯洁", [(1, 0)])
 
 
-@pytest.mark.parametrize("charset", ["no-such-charset", "hex", "\xff"])
+@pytest.mark.parametrize("charset", ["no-such-charset", "hex", "\xff", "undefined", "idna", "UTF-16", "cp037"])
 def test_an_unknown_charset_is_read_as_latin1(tmp_path, charset):
     path = tmp_path / "g.sgf"
     path.write_bytes(b"(;GM[1]CA[" + charset.encode("latin-1") + b"]SZ[9]PB[J\xf6rg];B[aa])")
     assert read_sgf(path).info["PB"] == "Jörg"
+
+
+def test_the_ca_in_a_comment_is_not_the_files(tmp_path):
+    """The first 'CA[' anywhere was taken: a comment's CA[UTF-8\\] decided, and '表' (0x95 0x5C) escaped PB's ']'."""
+    path = tmp_path / "g.sgf"
+    path.write_bytes("(;GM[1]FF[4]C[write CA[UTF-8\\] next time]CA[Shift_JIS]SZ[9]PB[表];B[aa])".encode("cp932"))
+    rec = read_sgf(path)
+    assert (rec.info["PB"], rec.moves) == ("表", [(1, 0)])
+
+
+@pytest.mark.parametrize("mark, encoding", [(b"\xef\xbb\xbf", "cp932"), (b"", "utf-16")])
+def test_a_byte_order_mark_before_another_charset(tmp_path, mark, encoding):
+    """A UTF-8 mark before Shift_JIS bytes was read as Latin-1 'ï»¿' and refused ("expected '('"); so was UTF-16."""
+    path = tmp_path / "g.sgf"
+    path.write_bytes(mark + "(;GM[1]FF[4]CA[Shift_JIS]SZ[9]PB[本因坊];B[aa])".encode(encoding))  # utf-16: with its mark
+    rec = read_sgf(path)
+    assert (rec.info["PB"], rec.moves) == ("本因坊", [(1, 0)])
