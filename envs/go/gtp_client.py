@@ -142,6 +142,11 @@ class GtpClient:
             self.proc.wait(timeout=QUIT_SECONDS)
         except subprocess.TimeoutExpired:
             self.kill()
+        else:  # what it left running (a wrapper's `helper &`) would keep its error output, and our reader, open
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # none left, or none ours to signal
+                pass
         self._stderr_reader.join(timeout=1.0)  # at the end of the pipe once the engine's group has exited
         if not self._stderr_reader.is_alive():  # else a process the engine left holds it: never close under a read
             self.proc.stderr.close()

@@ -426,3 +426,17 @@ def test_an_engine_that_chatters_on_stderr_is_not_held_up_by_it(tmp_path):
                     "    print('= chatty\\n', flush=True)\n")
     with GtpClient(f"{sys.executable} {fake}", timeout=20) as client:
         assert [client.send("name") for _ in range(3)] == ["chatty"] * 3
+
+
+def test_close_leaves_nothing_of_the_engine_running(tmp_path):
+    """A wrapper that left a helper running (sh -c 'helper & exec engine') kept the engine's stderr open: close
+    waited a second for the reader thread, then left it, the pipe and the helper behind."""
+    fake = tmp_path / "wrapper.py"
+    fake.write_text("import subprocess, sys\nhelper = subprocess.Popen(['sleep', '600'])\n"
+                    "for line in sys.stdin:\n    print(f'= {helper.pid}\\n', flush=True)\n"
+                    "    if line.strip() == 'quit':\n        break\n")
+    client = GtpClient(f"{sys.executable} {fake}", timeout=20)
+    helper = int(client.send("name"))
+    client.close()
+    # the reader reached the end of the pipe: the helper, which held it for 600 s, has been stopped
+    assert helper > 0 and not client._stderr_reader.is_alive() and client.proc.stderr.closed
