@@ -91,6 +91,9 @@ class AtariVec:
     """N Atari games stepped together by ale-py's threads; see rlkit.vec.VecEnv."""
 
     def __init__(self, cfg: EnvConfig):
+        if cfg.noop_max > cfg.max_episode_frames:  # ale-py plays them at each reset in one call no signal stops
+            raise UserError(f"env.noop_max: {cfg.noop_max:,} no-op frames at each reset are more than an episode's "
+                            f"env.max_episode_frames ({cfg.max_episode_frames:,}); a million took 90 s per reset")
         self.num_envs, self.frame_stack = cfg.num_envs, cfg.frame_stack
         self.terminal_on_life_loss = cfg.terminal_on_life_loss
         self.clip_rewards = cfg.clip_rewards

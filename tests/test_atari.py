@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from rlkit.config import EnvConfig
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
@@ -262,6 +263,17 @@ def test_a_reset_starts_the_episode_totals_afresh():
     steps = list(play(env, 3)) + list(play(env, 10, seed=1))
     env.close()
     assert [s.episode_lengths for s in steps] == [[]] * 12 + [[10]]
+
+
+def test_more_no_ops_than_an_episode_has_frames_are_refused_before_the_emulators_start(tmp_path):
+    """ale-py played env.noop_max=2147483647 no-ops at reset for hours, deaf to Ctrl-C and SIGTERM."""
+    with pytest.raises(UserError, match=r"^env.noop_max: 41 no-op frames at each reset are more than an episode's "
+                                        r"env.max_episode_frames \(40\)"):
+        make_vec(EnvConfig(id="ALE/Pong-v5", noop_max=41, max_episode_frames=40))
+    make_vec(EnvConfig(id="ALE/Pong-v5", noop_max=40, max_episode_frames=40)).close()
+    result = run_cli("train", "configs/pong_dqn.yaml", "env.noop_max=2147483647", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2 and result.stderr.startswith("rlkit train: error: env.noop_max: 2,147,483,647 no-op")
+    assert not (tmp_path / "run").exists()
 
 
 def test_seeds_past_the_emulators_32_bit_range_wrap_around():
