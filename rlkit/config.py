@@ -32,6 +32,8 @@ ALGOS: dict[str, str] = {
 
 
 INT32_MAX = 2**31 - 1
+# the largest float32: a larger bound that torch clamps a float32 tensor to fails ("cannot be converted to type float")
+FLOAT32_MAX = 3.4028234663852886e38
 MAX_NUM_ENVS = 4096  # env.num_envs at most
 
 
@@ -43,6 +45,11 @@ def at_least(low: float) -> dict:
 def between(low: float, high: float) -> dict:
     """Field metadata: the value must lie in [low, high]."""
     return {"min": low, "max": high}
+
+
+def at_least_below(low: float, high: float) -> dict:
+    """Field metadata: the value must lie in [low, high)."""
+    return {"min": low, "below": high}
 
 
 def above(low: float) -> dict:
@@ -68,7 +75,8 @@ class EnvConfig:
     frame_stack: int = field(default=4, metadata=between(1, 64))
     frame_skip: int = field(default=4, metadata=between(1, INT32_MAX))
     noop_max: int = field(default=30, metadata=between(0, INT32_MAX))
-    sticky_actions: float = field(default=0.0, metadata=between(0.0, 1.0))
+    # 1.0 would repeat the first action forever: the agent's actions would never reach the game
+    sticky_actions: float = field(default=0.0, metadata=at_least_below(0.0, 1.0))
     full_action_space: bool = False  # all 18 joystick actions (Machado et al.), not the game's minimal set
     terminal_on_life_loss: bool = True
     clip_rewards: bool = True
@@ -337,11 +345,13 @@ def _as_number(value: Any) -> float | int | None:
 
 
 def _check_range(value: Any, metadata: Any, where: str) -> None:
-    """Apply `at_least` / `between` / `above_up_to` field metadata."""
-    low, high, above = metadata.get("min"), metadata.get("max"), metadata.get("above")
+    """Apply `at_least` / `between` / `at_least_below` / `above_up_to` field metadata."""
+    low, high, above, below = metadata.get("min"), metadata.get("max"), metadata.get("above"), metadata.get("below")
     if low is not None and value < low:
         raise UserError(f"{where}: must be >= {low}, got {value}")
     if above is not None and value <= above:
         raise UserError(f"{where}: must be > {above}, got {value}")
     if high is not None and value > high:
         raise UserError(f"{where}: must be <= {high}, got {value}")
+    if below is not None and value >= below:
+        raise UserError(f"{where}: must be < {below}, got {value}")

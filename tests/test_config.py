@@ -86,6 +86,8 @@ def test_an_algo_override_is_named_when_the_files_agent_keys_are_for_another_alg
     ("seed=123456789012345678901234", "must be <= 2147483647"),
     ("agent.hidden=[64, 0]", "must be >= 1"),
     ("torch_threads=100000", "must be <= 1024"),  # more threads than the process can start crashed
+    ("agent.adam_eps=0", "must be > 0.0"),  # Adam divided 0 by 0 for a weight without gradient: NaN weights
+    ("env.sticky_actions=1", "must be < 1.0"),  # the first action repeated forever: the agent's never reached the game
     ("agent=0", "expected a mapping"),  # was taken for "all defaults"
 ])
 def test_bad_overrides_name_the_override_and_the_file(root, override, message):
@@ -101,6 +103,15 @@ def test_an_initial_log_std_past_float32_is_refused(root, value):
     config = root / "configs/pendulum_ppo.yaml"
     with pytest.raises(UserError, match=f"override 'agent.init_log_std={value}' .*: agent.init_log_std: must be"):
         load_config(config, [f"agent.init_log_std={value}"])
+
+
+@pytest.mark.parametrize("key", ["agent.clip_coef", "agent.clip_obs"])
+def test_a_ppo_clip_past_float32_is_refused(root, key):
+    """torch clamps float32 tensors to them: a traceback at the first update or the first observation."""
+    config = root / "configs/pendulum_ppo.yaml"
+    assert getattr(load_config(config, [f"{key}=3.4028234663852886e38"]).agent, key[6:]) == np.finfo(np.float32).max
+    with pytest.raises(UserError, match=f"override '{key}=3.4028235e38' .*: {key}: must be <= 3.40282346"):
+        load_config(config, [f"{key}=3.4028235e38"])
 
 
 def test_an_error_quoting_a_line_break_is_one_line(root, capsys):

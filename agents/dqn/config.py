@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rlkit.config import above_up_to, at_least, between
+from rlkit.config import above, above_up_to, at_least, between
 
 
 @dataclass
@@ -18,7 +18,7 @@ class AgentConfig:
     buffer_size: int = field(default=1_000_000, metadata=at_least(1))
     batch_size: int = field(default=32, metadata=at_least(1))
     lr: float = field(default=1e-4, metadata=at_least(0.0))
-    adam_eps: float = field(default=1e-8, metadata=at_least(0.0))
+    adam_eps: float = field(default=1e-8, metadata=above(0.0))  # 0 divides 0 by 0 for a weight without gradient
     gamma: float = field(default=0.99, metadata=between(0.0, 1.0))
     n_step: int = field(default=1, metadata=at_least(1))
     double: bool = True  # Double-DQN target (van Hasselt et al. 2016)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from rlkit.config import above, at_least, between
+from rlkit.config import FLOAT32_MAX, above, above_up_to, at_least, between
 
 
 @dataclass
@@ -21,10 +21,11 @@ class AgentConfig:
     update_epochs: int = field(default=4, metadata=at_least(1))
     lr: float = field(default=2.5e-4, metadata=at_least(0.0))
     anneal_lr: bool = True  # linearly to 0 over train.total_steps
-    adam_eps: float = field(default=1e-5, metadata=at_least(0.0))
+    adam_eps: float = field(default=1e-5, metadata=above(0.0))  # 0 divides 0 by 0 for a weight without gradient
     gamma: float = field(default=0.99, metadata=between(0.0, 1.0))
     gae_lambda: float = field(default=0.95, metadata=between(0.0, 1.0))
-    clip_coef: float = field(default=0.1, metadata=at_least(0.0))
+    # clip_coef and clip_obs bound float32 tensors: at most the largest float32
+    clip_coef: float = field(default=0.1, metadata=between(0.0, FLOAT32_MAX))
     anneal_clip: bool = False  # clip range linearly to 0 too (Schulman et al. 2017's Atari setting)
     clip_vloss: bool = True  # clip the value update to +-clip_coef around the rollout's values
     norm_adv: bool = True  # normalize advantages per minibatch
@@ -33,7 +34,8 @@ class AgentConfig:
     # the observation statistics are saved with the network and applied again when it is evaluated
     norm_obs: bool = False
     norm_reward: bool = False
-    clip_obs: float = field(default=10.0, metadata=above(0.0))  # normalized observations to +-clip_obs
+    # normalized observations to +-clip_obs
+    clip_obs: float = field(default=10.0, metadata=above_up_to(0.0, FLOAT32_MAX))
     clip_reward: float = field(default=10.0, metadata=above(0.0))  # normalized rewards to +-clip_reward
     ent_coef: float = field(default=0.01, metadata=at_least(0.0))
     vf_coef: float = field(default=0.5, metadata=at_least(0.0))
