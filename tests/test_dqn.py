@@ -350,11 +350,31 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_folder(tmp_path):
     assert not (run_dir / "checkpoints").exists()
 
 
-def test_a_budget_too_short_for_any_update_warns(tmp_path, capsys):
-    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=1000", "agent.learning_starts=1000",
+@pytest.mark.parametrize("overrides, warning", [
+    (["agent.learning_starts=1000"], "warning: no update will run: the buffer needs 1,000 more transitions "
+                                     "(agent.learning_starts) and train.total_steps=1,000 leaves 1,000 steps"),
+    (["agent.learning_starts=10", "agent.batch_size=2000", "agent.buffer_size=2000"],
+     "warning: no update will run: the buffer needs 2,000 more transitions (agent.batch_size)"),
+    # the buffer fills to 90% first, but updates wait for learning_starts: none ran, and nothing said so
+    (["agent.learning_starts=5000", "agent.buffer_size=500"],
+     "warning: no update will run: updates start at step 5,000 (agent.learning_starts) and the run ends at "
+     "train.total_steps=1,000"),
+    # each env's newest n_step transitions wait for their return: none was ever ready, and nothing said so
+    (["agent.learning_starts=0", "agent.n_step=5000"], "warning: no update ran: the replay never had 64 "
+                                                       "transitions ready to sample (each env's newest agent.n_step"),
+])
+def test_a_budget_too_short_for_any_update_warns(tmp_path, capsys, overrides, warning):
+    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=1000", *overrides,
                      "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
-    assert "warning: no update will run: the buffer needs 1,000 more transitions" in capsys.readouterr().err
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "update" in line]  # one warning, not two
+    assert line.startswith(warning), line
     assert not scalars(tmp_path / "run", "train/loss")
+
+
+def test_priority_settings_without_prioritized_replay_are_warned_of(tmp_path, capsys):
+    assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=200", "agent.priority_alpha=0.3",
+                     "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+    assert "warning: agent.priority_alpha=0.3 is not used: agent.prioritized is off" in capsys.readouterr().err
 
 
 def test_the_loss_weighs_each_sample_and_the_gradient_is_clipped(monkeypatch):

@@ -69,6 +69,8 @@ def train_on(run: Run, env: VecEnv) -> None:
     obs_space = env.single_observation_space
     if is_pixels(obs_space):
         warn_unused(agent, "agent", ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
+    if not agent.prioritized:
+        warn_unused(agent, "agent", ("priority_alpha", "priority_beta"), "agent.prioritized is off")
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)
@@ -93,11 +95,20 @@ def train_on(run: Run, env: VecEnv) -> None:
     # Updates wait for this many stored transitions: on a fresh run `learning_starts`, capped at 90% of
     # `buffer_size`; after a resume without a saved replay it refills the buffer first.
     warmup = min(agent.learning_starts, agent.buffer_size * 9 // 10)
-    missing = max(warmup, agent.batch_size) - len(replay)  # transitions to collect before the first update
-    if step < cfg.train.total_steps <= step + missing:
-        print(f"warning: no update will run: the buffer needs {missing:,} more transitions (agent.learning_starts) "
-              f"and train.total_steps={cfg.train.total_steps:,} leaves {cfg.train.total_steps - step:,} steps; "
-              "this run only collects experience", file=sys.stderr, flush=True)
+    need = max(warmup, agent.batch_size)
+    missing = need - len(replay)  # transitions to collect before the first update
+    total = cfg.train.total_steps
+    no_update = step < total <= max(next_update, step + missing)  # updates also wait for step next_update
+    if no_update and next_update > step + missing:  # learning_starts past 90% of the buffer
+        print(f"warning: no update will run: updates start at step {next_update:,} (agent.learning_starts) and the "
+              f"run ends at train.total_steps={total:,}; this run only collects experience", file=sys.stderr,
+              flush=True)
+    elif no_update:
+        key = "agent.batch_size" if agent.batch_size > warmup else "agent.learning_starts"
+        print(f"warning: no update will run: the buffer needs {missing:,} more transitions ({key}) and "
+              f"train.total_steps={total:,} leaves {total - step:,} steps; this run only collects experience",
+              file=sys.stderr, flush=True)
+    updates = learner.updates
     metrics: dict = {}
     learn_seconds = 0.0  # running total, like rollout.seconds
     next_log = next_multiple(step, cfg.train.log_every)  # same grid after a resume
@@ -119,7 +130,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         # Learn while the emulators step (ale-py runs them in its own threads).
         learn_start = time.perf_counter()
         while step >= next_update:
-            if len(replay) >= max(warmup, agent.batch_size):
+            if len(replay) >= need:
                 beta = agent.priority_beta + (1.0 - agent.priority_beta) * step / cfg.train.total_steps
                 for _ in range(agent.gradient_steps):
                     batch = replay.sample(agent.batch_size, device, beta=beta)
@@ -154,3 +165,7 @@ def train_on(run: Run, env: VecEnv) -> None:
             next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
     save()
     logger.progress(step)
+    if learner.updates == updates and len(replay) < need and step >= total > run.start_step and not no_update:
+        print(f"warning: no update ran: the replay never had {need:,} transitions ready to sample (each env's newest "
+              f"agent.n_step={agent.n_step:,} wait for their n-step return), so the weights did not change",
+              file=sys.stderr, flush=True)
