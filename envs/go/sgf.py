@@ -24,8 +24,9 @@ from .game import Game, IllegalMove, format_komi, parse_komi
 
 MAX_SGF_BYTES = 64 * 2**20  # the largest SGF files (joseki dictionaries, game collections) hold a few MiB
 SOFT_BREAKS = ("\r\n", "\n\r", "\n", "\r")  # a backslash before a line break removes it; longest first
-CHARSET = re.compile(rb"[;\]]\s*CA\s*\[([^\]]{1,40})\]")  # CA where a property may start (not in a C[...]): an ASCII name
-SYNTAX = b"(;CA[])"  # a charset that does not read these bytes as ASCII (UTF-16, EBCDIC) is not the one CA was written in
+# the CA property where a property may start (so not inside a C[...] comment): an ASCII charset name
+CHARSET = re.compile(rb"[;\]]\s*CA\s*\[([^\]]{1,40})\]")
+SYNTAX = b"(;CA[])"  # a charset that reads these bytes as other than ASCII (UTF-16, EBCDIC) is not the file's
 SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "big5": "cp950"}  # what writers mean
 
 
@@ -204,7 +205,8 @@ def parse_sgf(text: str, name: str = "<sgf>") -> SgfRecord:
     size_text = prop(root, "SZ", "19").strip()
     n = parse_number(size_text)
     if n is None or not 5 <= n <= 19:
-        raise parser.fail(f"board size SZ[{size_text}] is not a number 5..19 (square boards, written SZ[N])", root.get("SZ", ([], 0))[1])
+        raise parser.fail(f"board size SZ[{size_text}] is not a number 5..19 (square boards, written SZ[N])",
+                          root.get("SZ", ([], 0))[1])
     rec.size = n
     if "KM" in root:
         try:
@@ -281,7 +283,7 @@ def decode_sgf(data: bytes) -> str:
         if SYNTAX.decode(charset) != SYNTAX.decode("ascii"):
             raise LookupError(charset)
         return data.decode(charset, errors="replace")
-    except (LookupError, UnicodeError):  # unknown to Python, not a text codec ('hex'), or one that cannot replace ('idna')
+    except (LookupError, UnicodeError):  # unknown to Python, no text codec ('hex'), or one that cannot replace ('idna')
         return data.decode("latin-1")
 
 
