@@ -89,8 +89,8 @@ class ClassicVec:
                                                        dtype=np.float32)
         action_space = self.envs.single_action_space
         # Discrete(n, start=s): the agents pick 0..n-1, and `send` shifts them to s..s+n-1
-        self._action_start = int(action_space.start) if isinstance(action_space, gym.spaces.Discrete) else 0
-        self.single_action_space = gym.spaces.Discrete(action_space.n) if self._action_start else action_space
+        self.action_start = int(action_space.start) if isinstance(action_space, gym.spaces.Discrete) else 0
+        self.single_action_space = gym.spaces.Discrete(action_space.n) if self.action_start else action_space
         self.episodes = EpisodeTracker(self.num_envs)
         self._actions: np.ndarray | None = None
         warn_unused(cfg, "env", ATARI_ONLY, "it is Atari preprocessing, and this is a gymnasium environment")
@@ -107,7 +107,7 @@ class ClassicVec:
         if isinstance(self.single_action_space, gym.spaces.Box):  # continuous: clip into the bounds
             space = self.single_action_space
             actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
-        self._actions = actions + self._action_start if self._action_start else actions
+        self._actions = actions + self.action_start if self.action_start else actions
 
     def recv(self) -> VecStep:
         """Step every env with the actions `send` kept; observations and rewards come as float32."""

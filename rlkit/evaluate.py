@@ -173,11 +173,36 @@ def _spread(values: list[float] | list[int]) -> str:
     return f"{mean:,.2f} ± {std:,.2f} (min {min(values):,.{digits}f}, max {max(values):,.{digits}f})"
 
 
+class _ThreadCounts:
+    """torch's thread count while `Trained` objects that set one are open: the newest open one's, and,
+    once all are closed (in whatever order), the count from before the first was loaded."""
+
+    def __init__(self) -> None:
+        self.before = 0
+        self.claims: dict[int, int] = {}  # claim number -> the thread count it set, oldest first
+        self.next_claim = 1
+
+    def claim(self, threads: int) -> int:
+        if not self.claims:
+            self.before = torch.get_num_threads()
+        claim, self.next_claim = self.next_claim, self.next_claim + 1
+        self.claims[claim] = threads
+        torch.set_num_threads(threads)
+        return claim
+
+    def release(self, claim: int) -> None:
+        if self.claims.pop(claim, None) is not None:
+            torch.set_num_threads(list(self.claims.values())[-1] if self.claims else self.before)
+
+
+_thread_counts = _ThreadCounts()
+
+
 @dataclasses.dataclass
 class Trained:
     """A checkpoint ready to play: the config it trained under (with evaluation's overrides), a
     vector env built from that config, and the policy, which takes the env's observations as a
-    tensor on `device`. `threads`: torch's thread count before loading, which `close` restores."""
+    tensor on `device`. `thread_claim`: set when loading set torch's thread count, which `close` gives back."""
 
     path: Path
     config: Config
@@ -186,13 +211,14 @@ class Trained:
     device: torch.device
     env: VecEnv
     policy: Callable[[torch.Tensor], torch.Tensor | np.ndarray]
-    threads: int = 0
+    thread_claim: int = 0
 
     def predict(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
         """Actions for a batch of observations as `env` returns them (one row per env), or the one
         action for a single observation (a plain gymnasium env's), as SB3's predict: Box actions
         clipped into their bounds; unlike it, the actions alone, not an (actions, state) pair. Any
-        other shape raises ValueError."""
+        other shape raises ValueError. A single observation's action is the plain env's own: a
+        `Discrete(n, start=s)` one lies in s..s+n-1, where `env` (which shifts them itself) takes 0..n-1."""
         obs = torch.as_tensor(obs, device=self.device)
         shape = tuple(self.env.single_observation_space.shape)
         single = tuple(obs.shape) == shape
@@ -205,13 +231,14 @@ class Trained:
         space = self.env.single_action_space
         if isinstance(space, gym.spaces.Box):  # a Gaussian's samples and mean can lie outside
             actions = np.clip(actions, space.low, space.high).astype(space.dtype, copy=False)
-        return actions[0] if single else actions
+        return actions[0] + getattr(self.env, "action_start", 0) if single else actions
 
     def close(self) -> None:
-        """Close the env (its emulators) and give torch back the thread count it had before loading."""
+        """Close the env (its emulators) and give torch back the thread count it had before loading
+        (or the newest still open `Trained` object's)."""
         self.env.close()
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        _thread_counts.release(self.thread_claim)
+        self.thread_claim = 0
 
 
 def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: bool = False,
@@ -240,21 +267,19 @@ def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: 
     if max_envs and not any(override.split("=", 1)[0].strip() == "env.num_envs" for override in overrides):
         config.env.num_envs = min(config.env.num_envs, max_envs)
     device = resolve_device(config.device)
-    threads = torch.get_num_threads()
     seed = (config.seed + 1_000_000) % (INT32_MAX + 1) if seed is None else seed
     seed_everything(seed)  # PPO samples from torch's RNG
     env = make_vec(config.env)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    thread_claim = _thread_counts.claim(config.torch_threads) if config.torch_threads else 0
     try:
         policy = agent_module(config.algo).policy(checkpoint["learner"], config, env.single_observation_space,
                                                   env.single_action_space, device, deterministic, seed, what=str(path))
     except BaseException:
         env.close()
-        torch.set_num_threads(threads)
+        _thread_counts.release(thread_claim)
         raise
     step = checkpoint.get("step")
-    return Trained(path, config, step if isinstance(step, int) else None, seed, device, env, policy, threads)
+    return Trained(path, config, step if isinstance(step, int) else None, seed, device, env, policy, thread_claim)
 
 
 def main(argv: list[str]) -> int:

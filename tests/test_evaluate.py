@@ -263,6 +263,41 @@ def test_predict_takes_one_observation_or_a_batch_and_names_a_wrong_shape(tmp_pa
         trained.close()
 
 
+class CartPoleActionsFrom3(gymnasium.ActionWrapper):
+    """CartPole with its two actions numbered 3 and 4 (Discrete(2, start=3)); any other action fails."""
+
+    def __init__(self):
+        super().__init__(gymnasium.make("CartPole-v1"))
+        self.action_space = gymnasium.spaces.Discrete(2, start=3)
+
+    def action(self, action):
+        assert action in (3, 4), action
+        return int(action) - 3
+
+
+def test_predict_gives_a_plain_env_its_own_discrete_actions(tmp_path):
+    """A single observation's action came back as 0..n-1, off by the start of a Discrete(n, start) space;
+    a batch's stays 0..n-1, as rlkit's env (which shifts them itself) takes it."""
+    from rlkit.evaluate import load_trained
+
+    if "RlkitActionsFrom3-v0" not in gymnasium.registry:
+        gymnasium.register("RlkitActionsFrom3-v0", CartPoleActionsFrom3)
+    trained = load_trained(cartpole_checkpoint(tmp_path / "step_7.pt", "env.id=RlkitActionsFrom3-v0"), "env.num_envs=4")
+    try:
+        batch = trained.env.reset(seed=trained.seed)
+        actions = trained.predict(batch)
+        assert set(actions) <= {0, 1}
+        assert [trained.predict(obs) for obs in batch] == list(actions + 3)
+        env = gymnasium.make("RlkitActionsFrom3-v0")
+        obs, _ = env.reset(seed=0)
+        for _ in range(5):
+            obs, *_ = env.step(trained.predict(obs))
+        trained.env.send(actions)
+        trained.env.recv()
+    finally:
+        trained.close()
+
+
 def test_predict_clips_continuous_actions_into_the_action_space(tmp_path):
     """A Gaussian policy's samples (here std e^2) came back outside Pendulum's [-2, 2]; SB3's predict clips them."""
     from rlkit.agents.ppo.network import build_network
@@ -292,6 +327,24 @@ def test_load_trained_leaves_the_process_as_it_found_it_once_closed(tmp_path):
                            "env.num_envs=2")
     assert (torch.get_num_threads(), trained.env.num_envs) == (before + 1, 2)
     trained.close()
+    assert torch.get_num_threads() == before
+
+
+def test_trained_objects_closed_out_of_order_give_back_the_first_thread_count(tmp_path):
+    """Closing the first of two loaded checkpoints set its saved count while the second was open, and
+    closing the second then left the first one's torch_threads for good."""
+    from rlkit.evaluate import load_trained
+
+    before = torch.get_num_threads()
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = load_trained(cartpole_checkpoint(tmp_path / "a/step_7.pt", f"torch_threads={before + 1}"), "env.num_envs=1")
+    second = load_trained(cartpole_checkpoint(tmp_path / "b/step_7.pt", f"torch_threads={before + 2}"), "env.num_envs=1")
+    assert torch.get_num_threads() == before + 2
+    first.close()
+    assert torch.get_num_threads() == before + 2  # the open one's count stays
+    first.close()  # twice: no effect
+    assert torch.get_num_threads() == before + 2
+    second.close()
     assert torch.get_num_threads() == before
 
 
