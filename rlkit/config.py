@@ -119,6 +119,13 @@ def warn_unused(section: Any, name: str, keys: tuple[str, ...], why: str) -> Non
                 print(f"warning: {name}.{field_.name}={value} is not used: {why}", file=sys.stderr, flush=True)
 
 
+def warn_zero_lr(agent: Any) -> None:
+    """Warn (stderr) of agent.lr=0, which is accepted (as SB3 does) but trains nothing."""
+    if agent.lr == 0:
+        print("warning: agent.lr=0: the weights will never change; this run only collects experience",
+              file=sys.stderr, flush=True)
+
+
 def dotted_key(name: str) -> str | None:
     """The config key a bare `name` stands for (`total_steps` -> `train.total_steps`), outside the
     agent's own section (which depends on the algo); None when there is none."""

@@ -377,6 +377,19 @@ def test_priority_settings_without_prioritized_replay_are_warned_of(tmp_path, ca
     assert "warning: agent.priority_alpha=0.3 is not used: agent.prioritized is off" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("config, overrides", [
+    (CARTPOLE, ["train.total_steps=200"]),
+    ("configs/cartpole_ppo.yaml", ["env.num_envs=4", "agent.num_steps=16", "train.total_steps=64"]),
+])
+def test_a_zero_learning_rate_is_warned_of(tmp_path, capsys, config, overrides):
+    """agent.lr=0 is accepted, as SB3 takes it, but a run that can never change its weights said nothing."""
+    for lr in ("0", "1e-4"):
+        assert cli_main(["train", str(ROOT / config), *overrides, f"agent.lr={lr}", "train.progress_bar=false",
+                         "--run-dir", str(tmp_path / lr)]) == 0
+        warned = "warning: agent.lr=0: the weights will never change" in capsys.readouterr().err
+        assert warned == (lr == "0")
+
+
 def test_the_loss_weighs_each_sample_and_the_gradient_is_clipped(monkeypatch):
     """Prioritized replay's importance weights scale each Huber term; max_grad_norm bounds the step's gradient."""
     torch.manual_seed(0)

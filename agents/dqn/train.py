@@ -18,7 +18,7 @@ from rlkit.agents.dqn.learner import DQNLearner
 from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
-from rlkit.config import MAX_NUM_ENVS, warn_unused
+from rlkit.config import MAX_NUM_ENVS, warn_unused, warn_zero_lr
 from rlkit.envs import make_vec
 from rlkit.errors import DamagedState, UserError
 from rlkit.replay import ReplayBuffer
@@ -71,6 +71,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         warn_unused(agent, "agent", ("hidden",), "pixel observations go through the Nature CNN, whose layers are fixed")
     if not agent.prioritized:
         warn_unused(agent, "agent", ("priority_alpha", "priority_beta"), "agent.prioritized is off")
+    warn_zero_lr(agent)
     logger = run.start()  # seeds everything, so networks initialise reproducibly
     q_net = QNetwork(obs_space, num_actions, agent.hidden, agent.dueling).to(device)
     learner = DQNLearner(q_net, agent)

@@ -18,7 +18,7 @@ from rlkit.agents.ppo.actor import collect
 from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import build_network, check_action_space
 from rlkit.checkpoint import rng_state, set_rng_state
-from rlkit.config import Config, warn_unused
+from rlkit.config import Config, warn_unused, warn_zero_lr
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.normalize import RewardScaler
@@ -57,6 +57,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         warn_unused(agent, "agent", ("clip_obs",), "agent.norm_obs is off")
     if not agent.norm_reward:
         warn_unused(agent, "agent", ("clip_reward",), "agent.norm_reward is off")
+    warn_zero_lr(agent)
     logger = run.start()  # seeds torch before the network is built
     net = build_network(cfg, obs_space, action_space).to(device)
     learner = PPOLearner(net, agent)
