@@ -268,22 +268,31 @@ def read_sgf(path: str | os.PathLike) -> SgfRecord:
 def decode_sgf(data: bytes) -> str:
     """An SGF file's text, past a byte-order mark: UTF-8 when it is valid UTF-8 (whatever CA says: converters
     keep stale CAs), else in the charset CA names, so that a Shift_JIS or GBK character whose second byte is
-    '\\' or ']' stays one character and does not escape or end its value, else Latin-1 (FF[4]'s default)."""
+    '\\' or ']' stays one character and does not escape or end its value, else Latin-1 (FF[4]'s default).
+    A 7-bit ISO-2022 file (escape sequences, and JIS bytes such as '\\') is valid UTF-8 too: CA decides it."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows Notepad's "Unicode"
         return data.decode("utf-16", errors="replace")
     data = data.removeprefix(codecs.BOM_UTF8)  # some editors (on Windows) begin the file with one
+    match = CHARSET.search(data)
+    try:
+        named = codecs.lookup(match[1].decode("ascii").strip()).name if match else "latin-1"
+    except (LookupError, UnicodeError):  # unknown to Python, or not ASCII
+        named = "latin-1"
+    charset = SUPERSETS.get(named, named)
+    if charset.startswith("iso2022") and b"\x1b" in data:
+        try:
+            return data.decode(charset)
+        except UnicodeError:
+            pass
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    match = CHARSET.search(data)
     try:
-        charset = codecs.lookup(match[1].decode("ascii").strip()).name if match else "latin-1"
-        charset = SUPERSETS.get(charset, charset)
         if SYNTAX.decode(charset) != SYNTAX.decode("ascii"):
             raise LookupError(charset)
         return data.decode(charset, errors="replace")
-    except (LookupError, UnicodeError):  # unknown to Python, no text codec ('hex'), or one that cannot replace ('idna')
+    except (LookupError, UnicodeError):  # no text codec ('hex'), or one that cannot replace ('idna')
         return data.decode("latin-1")
 
 

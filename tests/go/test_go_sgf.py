@@ -243,6 +243,7 @@ def test_komi_is_written_with_every_digit(komi, written):
     ("Shift_JIS", "shift_jis", "申", "表"),  # second bytes '\\' (0x5C): read as escapes, KM[6.5] went into PB
     ("GB2312", "gbk", "乗", "乚"),  # second bytes '\\' and ']' (0x5D): the file was refused as malformed
     ("ISO-8859-1", "latin-1", "Jörg", "Ærø"),
+    ("ISO-2022-JP", "iso2022_jp", "本因坊", "秀策"),  # 7-bit, so valid UTF-8: '本' (ESC $ B K \\) escaped PB's ']'
 ])
 def test_a_file_in_the_charset_its_ca_names_is_read_in_it(tmp_path, charset, encoding, black, white):
     path = tmp_path / "g.sgf"
