@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,8 +33,22 @@ def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
+def damaged_member(path: Path) -> str | None:
+    """The first part of a zip file (torch's checkpoint format) whose bytes no longer match their CRC-32,
+    which torch.load does not check: a flipped bit in the weights would load silently. None when all
+    match, or when the file is no zip (torch.load then says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except Exception:  # noqa: BLE001 (not a zip, unreadable, truncated: for torch.load to name)
+        return None
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint as data only (no code execution)."""
+    """Load a checkpoint as data only (no code execution), once its parts match their checksums."""
+    damaged = damaged_member(path)
+    if damaged is not None:
+        raise UserError(f"{path}: damaged: its bytes no longer match the checksums saved with them (in {damaged})")
     try:
         with warnings.catch_warnings():  # torch warns of a pickle protocol it refuses next: the error says it all
             warnings.simplefilter("ignore")

@@ -29,6 +29,20 @@ def test_a_missing_checkpoint_is_named_as_missing(tmp_path):
     assert str(error.value) == f"{path}: no such checkpoint"
 
 
+def test_a_flipped_bit_in_the_weights_is_refused_by_its_checksum(tmp_path):
+    """torch.load does not check the CRC-32s its zip format stores: a weight with one bit flipped loaded silently."""
+    path = tmp_path / "step_1.pt"
+    weights = torch.arange(100_000, dtype=torch.float32)
+    atomic_torch_save({"step": 1, "w": weights}, path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 4  # inside the tensor's 400 kB
+    path.write_bytes(data)
+    assert (torch.load(path, weights_only=True)["w"] != weights).sum() == 1  # what loading alone gives
+    with pytest.raises(UserError) as error:
+        load_checkpoint(path)
+    assert str(error.value) == f"{path}: damaged: its bytes no longer match the checksums saved with them (in archive/data/0)"
+
+
 def test_weights_that_do_not_fit_name_the_keys_at_fault_on_one_line():
     """load_state_dict's first line only says that loading failed; its second names the key, so both are kept."""
     with pytest.raises(UserError) as error:
