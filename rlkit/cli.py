@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 
+from rlkit.console import prepare_standard_streams, stdout_failed
 from rlkit.errors import Stopped, Terminated, UserError, one_line, raise_terminated
 
 # name -> (module whose `main(argv) -> int` runs it, one-line help)
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     down (a second or so with torch loaded) would change the exit status or print a traceback."""
     if argv is not None:
         return _dispatch(argv)
+    prepare_standard_streams()
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return _dispatch(sys.argv[1:])
@@ -42,6 +45,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
+    """Run the command `argv` names and return its exit status; a stdout that fails (its reader went
+    away, a full disk) ends it quietly with 141 as SIGPIPE would, or with one line and exit status 1."""
+    try:
+        return _run(argv)
+    except OSError as error:
+        if not stdout_failed(error):
+            raise
+        if isinstance(error, BrokenPipeError):  # its reader went away (`| head -1`): stop quietly, as SIGPIPE would
+            return 128 + signal.SIGPIPE
+        name = f"rlkit {argv[0]}" if argv[0] in COMMANDS else "rlkit"
+        print(f"{name}: error: cannot write to standard output ({error.strerror})", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str]) -> int:
+    """Run the command `argv` names; a failed write to stdout is left to _dispatch."""
     if not argv:
         print(f"rlkit: error: give a command ({', '.join(COMMANDS)}); rlkit --help says more", file=sys.stderr)
         return 2
@@ -57,6 +76,13 @@ def _dispatch(argv: list[str]) -> int:
     if name not in COMMANDS:
         print(f"rlkit: unknown command '{name}' (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
+    if name in ("train", "evaluate"):
+        try:
+            os.getcwd()
+        except FileNotFoundError:  # torch's import would die with "oneMKL FATAL ERROR: Cannot load libtorch_cpu.so"
+            print(f"rlkit {name}: error: the current folder no longer exists (it was deleted); cd to another",
+                  file=sys.stderr)
+            return 2
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
@@ -73,6 +99,13 @@ def _dispatch(argv: list[str]) -> int:
     except Stopped as error:
         print(f"rlkit {name}: error: {one_line(str(error))}", file=sys.stderr)
         return 1
+    except RuntimeError as error:
+        if not str(error).startswith("cannot cache function"):
+            raise
+        # numba's cache=True: neither the source's __pycache__ nor the user's cache folder can be written
+        print(f"rlkit {name}: error: {one_line(str(error))} (its __pycache__ folder and ~/.cache are not "
+              "writable); set NUMBA_CACHE_DIR to a folder you can write", file=sys.stderr)
+        return 2
     except Terminated:
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:

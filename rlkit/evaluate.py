@@ -23,6 +23,7 @@ import torch
 
 from rlkit.checkpoint import load_checkpoint, refuse_nonfinite
 from rlkit.config import INT32_MAX, Config, agent_module, apply_overrides, config_from_dict
+from rlkit.console import plus_minus
 from rlkit.envs import make_vec
 from rlkit.errors import ArgumentParser, UserError
 from rlkit.rollout import Rollout
@@ -170,7 +171,7 @@ def _spread(values: list[float] | list[int]) -> str:
     """'mean ± std (min .. max)' with as many decimals as the values need."""
     mean, std = float(np.mean(values)), float(np.std(values))
     digits = 0 if all(float(v).is_integer() for v in values) else 2
-    return f"{mean:,.2f} ± {std:,.2f} (min {min(values):,.{digits}f}, max {max(values):,.{digits}f})"
+    return f"{mean:,.2f} {plus_minus()} {std:,.2f} (min {min(values):,.{digits}f}, max {max(values):,.{digits}f})"
 
 
 class _ThreadCounts:

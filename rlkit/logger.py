@@ -3,6 +3,7 @@ a plain line a minute where the output goes to a file (a bar there is a stream o
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -13,6 +14,8 @@ import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
+
+from rlkit.console import say
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -32,8 +35,16 @@ LINE_SECONDS = 60.0  # how often progress is printed as a line when there is no 
 
 
 def console_is_terminal() -> bool:
-    """Whether stderr, where the bar draws, is a terminal (not a file, a pipe or a scheduler's log)."""
-    return sys.stderr.isatty()
+    """Whether stderr, where the bar draws, is a terminal (not a file, a pipe or a scheduler's log)
+    that gives its size: on one of 0 rows or columns (a pty that `script` or `docker run -t` opens
+    without a terminal of their own) tqdm draws nothing at all, so lines are printed there instead."""
+    if not sys.stderr.isatty():
+        return False
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except OSError:
+        return False
+    return size.lines > 0 and size.columns > 0
 
 
 def clock_text(seconds: float) -> str:
@@ -81,7 +92,7 @@ class Logger:
         self._last_line = self._started
         self.training = True
         if self._heading:
-            print(self._heading, flush=True)
+            say(self._heading)
 
     def hyperparameters(self, config: dict) -> None:
         """Record the resolved config as TensorBoard hparams and as text."""
@@ -144,8 +155,8 @@ class Logger:
         total = max(self._total, step)  # PPO ends on a whole rollout, past the budget
         left = total - step
         eta = f", ETA {clock_text(left * elapsed / done)}" if done > 0 and left else ""
-        print(f"step {step:,} of {total:,} ({100 * step / total:.0f}%), {self.sps:.0f} steps/s, "
-              f"return {recent}, {clock_text(elapsed)} elapsed{eta}" + (f" ({note})" if note else ""), flush=True)
+        say(f"step {step:,} of {total:,} ({100 * step / total:.0f}%), {self.sps:.0f} steps/s, "
+            f"return {recent}, {clock_text(elapsed)} elapsed{eta}" + (f" ({note})" if note else ""))
 
     def recent_return(self) -> float | None:
         """Mean of the last 20 episode returns, or None before any finished."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
 import random
 import re
 import signal
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -46,6 +46,25 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"device: '{name}' asked for but this machine has {count} CUDA GPU(s) "
                         f"(cuda:0 to cuda:{count - 1})")
     return device
+
+
+def refuse_a_name_not_utf8(run_dir: Path) -> None:
+    """TensorBoard writes only to a folder whose name it can encode as UTF-8: a UserError for any other."""
+    try:
+        str(run_dir).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    raw = os.fsencode(run_dir)
+    shown = raw.decode("utf-8", "backslashreplace")  # run\xff
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{shown}: the run folder's name is not valid UTF-8; give another with --run-dir") from None
+    # valid UTF-8 bytes that a locale such as LC_ALL=C with PYTHONUTF8=0 reads as ASCII
+    raise UserError(f"{shown}: this locale reads file names as {sys.getfilesystemencoding()}, so TensorBoard cannot "
+                    "write to a run folder whose name is not ASCII; set PYTHONUTF8=1 or a UTF-8 locale, or give "
+                    "another with --run-dir")
 
 
 def next_multiple(step: int, every: int) -> int:
@@ -92,21 +111,13 @@ class Run:
     def create(cls, config: Config, run_dir: Path | None, config_path: Path) -> "Run":
         """A fresh run; refuses a folder that already holds one (nothing in it is touched)."""
         if run_dir is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = config_path.parent.name if config_path.name == "config.yaml" else config_path.stem  # a run's own
-            run_dir = Path("runs") / f"{name}-{stamp}"
-            for number in itertools.count(2):  # another run of this config started in the same second
-                if not run_dir.exists():
-                    break
-                run_dir = Path("runs") / f"{name}-{stamp}-{number}"
-        try:
-            str(run_dir).encode("utf-8")
-        except UnicodeEncodeError:  # bytes that are not UTF-8 in the name: TensorBoard cannot write there
-            shown = str(run_dir).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # run\xff
-            raise UserError(f"{shown}: the run folder's name is not valid UTF-8; give another with --run-dir") from None
-        refuse_a_run_in(run_dir)
-        resolve_device(config.device)  # fail before creating anything
-        new_folder = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
+            resolve_device(config.device)  # fail before creating anything
+            run_dir, new_folder = cls._claim_default_folder(config_path)
+        else:
+            refuse_a_name_not_utf8(run_dir)
+            refuse_a_run_in(run_dir)
+            resolve_device(config.device)  # fail before creating anything
+            new_folder = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             lock, lock_created = lock_run(run_dir, "--run-dir")
@@ -123,6 +134,27 @@ class Run:
         run = cls(config, run_dir)
         run.new_folder, run.lock, run.lock_created = new_folder, lock, lock_created
         return run
+
+    @staticmethod
+    def _claim_default_folder(config_path: Path) -> tuple[Path, Path]:
+        """Make runs/CONFIG-TIMESTAMP (-2, -3, ... for another run of the config started in the same
+        second): mkdir claims a name atomically, so two starts never pick the same folder.
+        Returns it and the outermost folder made (runs/ too, if it made that)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = config_path.parent.name if config_path.name == "config.yaml" else config_path.stem  # a run's own
+        runs = Path("runs")
+        made_runs, number = not runs.exists(), 1
+        while True:
+            run_dir = runs / (f"{name}-{stamp}" if number == 1 else f"{name}-{stamp}-{number}")
+            refuse_a_name_not_utf8(run_dir)
+            try:
+                run_dir.mkdir(parents=True)
+                return run_dir, runs if made_runs else run_dir
+            except FileExistsError:
+                number += 1
+            except OSError as error:
+                raise UserError(f"{run_dir}: cannot write a run there ({error.strerror}); give another "
+                                "folder with --run-dir") from None
 
     @classmethod
     def resume(cls, run_dir: Path, overrides: list[str]) -> "Run":
@@ -249,8 +281,11 @@ class Run:
         self.stop_signal = signum
         # at once, as a PPO update can run a minute on a CPU; os.write: no reentrant call into a
         # stderr buffer the progress bar may be writing to
-        os.write(2, b"\nstopping: a checkpoint is written when the current step or update ends "
-                    b"(a second Ctrl-C or SIGTERM stops at once, without it)\n")
+        try:
+            os.write(2, b"\nstopping: a checkpoint is written when the current step or update ends "
+                        b"(a second Ctrl-C or SIGTERM stops at once, without it)\n")
+        except OSError:  # a stderr whose reader went away: the checkpoint matters, not the note
+            pass
 
     def finish(self, discard: bool = False) -> None:
         """Close the logger and restore default signal handling. `discard` (bad input found while

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rlkit.config import agent_module, dotted_key, key_source, load_config
+from rlkit.console import say
 from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
 
 
@@ -137,6 +138,6 @@ def _train(argv: list[str]) -> int:
         raise
     run.finish()
     if run.stop_signal is not None and not run.completed():
-        print(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")
+        say(f"stopped; checkpoint saved. Continue with: rlkit train --resume {run.dir}")  # keeps 130/143
         return 128 + run.stop_signal
     return 0

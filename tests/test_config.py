@@ -1,5 +1,6 @@
 """Config loading and the CLI's answers to bad input: one line naming the file and key, exit 2."""
 
+import os
 import select
 import signal
 import subprocess
@@ -1104,3 +1105,77 @@ def test_atomic_writes_follow_the_umask_of_the_process_that_imports_them(tmp_pat
         os.umask(before)
         importlib.reload(rlkit.atomic)
     assert stat.S_IMODE((tmp_path / "atomic.txt").stat().st_mode) == 0o640
+
+
+def test_a_start_in_the_same_second_takes_the_next_name_even_past_a_check_that_just_passed(tmp_path, root,
+                                                                                             monkeypatch):
+    """Two trainings started in the same second without --run-dir: a check that runs/x-STAMP did not
+    exist passed in both, and the second then failed, naming a --run-dir it was never given."""
+    from rlkit.run import Run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda _: "20261127-150000")
+    config = load_config(root / CARTPOLE)
+    other = Run.create(config, None, root / CARTPOLE)  # the other start, still setting up (its lock held)
+    taken, exists = other.dir, Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == taken else exists(self))  # checked just before
+    run = Run.create(config, None, root / CARTPOLE)
+    for started in (other, run):
+        started.finish()
+    assert (other.dir.name, run.dir.name) == ("cartpole_dqn-20261127-150000", "cartpole_dqn-20261127-150000-2")
+
+
+def test_a_non_ascii_run_folder_under_an_ascii_locale_is_blamed_on_the_locale(tmp_path, root):
+    """Under LC_ALL=C with PYTHONUTF8=0 a name such as runs/é (valid UTF-8) was called 'not valid UTF-8'."""
+    result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "train", str(root / CARTPOLE), "--run-dir",
+                             "é"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("rlkit train: error: é: this locale reads file names as ascii, so TensorBoard cannot "
+                             "write to a run folder whose name is not ASCII; set PYTHONUTF8=1 or a UTF-8 locale, or "
+                             "give another with --run-dir\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_training_keeps_going_when_its_console_goes_away(tmp_path, root):
+    """`rlkit train ... | head -1`: the closed pipe stopped the run ('system error'), losing all it had
+    trained since its last checkpoint; a closed stderr (2>&-) made it exit 1 without a word."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        process = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "train", str(root / CARTPOLE),
+                                  "train.total_steps=600", "agent.learning_starts=500", "torch_threads=1",
+                                  "--run-dir", str(tmp_path / "run")],
+                                 stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.DEVNULL, timeout=300,
+                                 preexec_fn=lambda: os.close(2))  # 2>&-
+    finally:
+        os.close(write_end)
+    assert process.returncode == 0
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_000000000600.pt"]
+
+
+@pytest.mark.parametrize("argv, stdout, status, err", [
+    (["--help"], "pipe", 141, ""),  # its reader went away (`| head -1`): quiet, as SIGPIPE would be
+    (["--version"], "/dev/full", 1, "rlkit: error: cannot write to standard output (No space left on device)\n"),
+])
+def test_a_stdout_that_fails_is_one_line_or_quiet(argv, stdout, status, err):
+    """Both printed a traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with open(stdout, "w") if stdout != "pipe" else open(write_end, "w", closefd=False) as out:
+            result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", *argv], stdout=out,
+                                    stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (status, err)
+
+
+def test_train_in_a_deleted_folder_is_one_line(tmp_path, root):
+    """torch's import died there with 'Intel oneMKL FATAL ERROR: Cannot load .../libtorch_cpu.so'."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -P -m rlkit.cli train {root / CARTPOLE}"
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "rlkit train: error: the current folder no longer exists (it was deleted); cd to another\n"

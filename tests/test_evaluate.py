@@ -1,7 +1,10 @@
 """`rlkit evaluate`: episodes split evenly over the envs, whole games counted, seeded, one-line errors.
 (The learning tests also evaluate what they trained: tests/test_dqn.py and tests/test_ppo_runs.py.)"""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium
@@ -415,3 +418,32 @@ def test_the_largest_31_bit_seed_and_how_to_play_are_accepted():
     with pytest.raises(UserError, match=r"^--seed: 2147483648 is outside 0\.\.2147483647"):
         check_seed(2**31, "--seed")
     check_overrides(["torch_threads=2", "device=cpu", "env.num_envs=3", "env.sticky_actions=0.25"])
+
+
+def test_an_ascii_only_stdout_gets_plus_minus_and_escaped_names(tmp_path):
+    """Under PYTHONIOENCODING=ascii (or LC_ALL=C with PYTHONUTF8=0) the '±' of the summary, and a path
+    with 'é' in it, were UnicodeEncodeError tracebacks after all the episodes were played."""
+    folder = tmp_path / "é"
+    folder.mkdir()
+    checkpoint = cartpole_checkpoint(folder / "step_7.pt")
+    result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "evaluate", str(checkpoint), "--episodes", "2"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{tmp_path}/\\xe9/step_7.pt: dqn on CartPole-v1")
+    assert re.fullmatch(r"return [\d.]+ \+/- [\d.]+ \(min \d+, max \d+\) over 2 episodes; length [\d.]+ \+/- .* steps",
+                        lines[-1])
+
+
+def test_an_evaluation_whose_reader_goes_away_stops_quietly(tmp_path):
+    """`rlkit evaluate ... | head -1` printed a BrokenPipeError traceback."""
+    checkpoint = cartpole_checkpoint(tmp_path / "step_7.pt")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "evaluate", str(checkpoint)],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")  # as a process that SIGPIPE ended

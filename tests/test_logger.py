@@ -1,6 +1,7 @@
 """The logger: perf/sps counts training time only; the bar (on a terminal) or a line a minute
 (anywhere else) shows the values of its latest step."""
 
+import os
 import time
 
 import pytest
@@ -108,3 +109,26 @@ def test_the_recent_return_is_the_mean_of_the_last_20_episodes(tmp_path):
     logger.episodes([float(r) for r in range(25)], [1] * 25, 5)
     logger.close()
     assert logger.recent_return() == 14.5  # the mean of 5..24
+
+
+@pytest.mark.parametrize("rows, columns, bar", [(24, 80, True), (0, 80, False), (24, 0, False)])
+def test_a_terminal_of_no_size_gets_lines_as_tqdm_draws_nothing_there(monkeypatch, rows, columns, bar):
+    """A pty of 0 rows (`script`, `docker run -t` from a non-terminal) showed no progress at all:
+    tqdm's bar hides itself past the last row, and no line was printed instead."""
+    import fcntl
+    import io
+    import pty
+    import struct
+    import termios
+
+    import rlkit.logger
+
+    controller, terminal = pty.openpty()
+    try:
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        with io.open(terminal, "w", closefd=False) as stderr:
+            monkeypatch.setattr("sys.stderr", stderr)
+            assert rlkit.logger.console_is_terminal() is bar
+    finally:
+        os.close(controller)
+        os.close(terminal)

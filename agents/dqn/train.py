@@ -19,6 +19,7 @@ from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import MAX_NUM_ENVS, warn_unused, warn_zero_lr
+from rlkit.console import say
 from rlkit.envs import make_vec
 from rlkit.errors import DamagedState, UserError
 from rlkit.replay import ReplayBuffer
@@ -45,7 +46,7 @@ def make_replay(agent: AgentConfig, env: VecEnv, seed: np.random.SeedSequence) -
                           n_step=agent.n_step, gamma=agent.gamma, prioritized=agent.prioritized,
                           alpha=agent.priority_alpha, seed=seed)
     size = f"{replay.nbytes / 2**30:.2f} GiB" if replay.nbytes >= 2**30 else f"{replay.nbytes / 2**20:.1f} MiB"
-    print(f"replay buffer: {size} for {agent.buffer_size:,} transitions", flush=True)
+    say(f"replay buffer: {size} for {agent.buffer_size:,} transitions")
     return replay
 
 

@@ -115,6 +115,21 @@ def _check_out_folder(out: Path) -> None:
                         "choose a new folder so they are not overwritten")
 
 
+def _new_default_out() -> Path:
+    """Make runs/match-TIMESTAMP (-2, -3, ... for another match started in the same second): mkdir
+    claims a name atomically, so two matches never write their records into one folder."""
+    stamp, number = time.strftime("%Y%m%d-%H%M%S"), 1
+    while True:
+        out = Path("runs") / (f"match-{stamp}" if number == 1 else f"match-{stamp}-{number}")
+        try:
+            out.mkdir(parents=True)
+            return out
+        except FileExistsError:
+            number += 1
+        except OSError as error:
+            raise UserError(f"--out {out}: cannot create folder: {error.strerror}") from None
+
+
 def _moves(count: int) -> str:
     return f"{count} move{'' if count == 1 else 's'}"
 
@@ -169,9 +184,12 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     if args.out == "":
         raise UserError("--out '': give a folder name")
-    out = Path(args.out) if args.out else Path("runs") / f"match-{time.strftime('%Y%m%d-%H%M%S')}"
-    made = not out.exists()
-    _check_out_folder(out)
+    if args.out:
+        out = Path(args.out)
+        made = not out.exists()
+        _check_out_folder(out)
+    else:
+        out, made = _new_default_out(), True
     try:
         return _play_match(args, out, komi, max_moves)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -250,3 +251,32 @@ def test_help_says_checkpoint_is_not_available_yet(capsys):
     text = help_text(capsys, "gtp")
     assert "--checkpoint PATH reserved for the AlphaZero Go agent, which rlkit does not have yet" in text
     assert "--level N reserved with --checkpoint" in text
+
+
+@pytest.mark.parametrize("redirect, commands", [("<&-", ""), (">&-", "name\nquit\n"), ("2>&-", "name\nquit\n")])
+def test_a_standard_stream_the_shell_closed_is_taken_as_dev_null(redirect, commands):
+    """`rlkit gtp <&-` or `>&-` was a traceback (the stream was None); with no input it ends at once."""
+    result = subprocess.run(f"exec {sys.executable} -P -m rlkit.cli gtp {redirect}", shell=True, input=commands,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == ("= rlkit\n\n=\n\n" if redirect == "2>&-" else "")
+
+
+def test_a_numba_cache_that_cannot_be_written_anywhere_is_one_line():
+    """A read-only install (its __pycache__ not writable) run with an unwritable home: numba's
+    RuntimeError 'cannot cache function ...: no locator available' was a traceback."""
+    script = ("import sys\n"
+              "from numba.core import caching\n"
+              "def unwritable(self):\n"
+              "    raise PermissionError('read-only')\n"
+              "for locator in caching.CacheImpl._locator_classes:\n"
+              "    locator.ensure_cache_path = unwritable\n"
+              "from rlkit.cli import main\n"
+              "sys.argv = ['rlkit', 'gtp']\n"
+              "sys.exit(main())\n")
+    result = subprocess.run([sys.executable, "-P", "-c", script], input="quit\n", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert re.fullmatch(r"rlkit gtp: error: cannot cache function '\w+': no locator available for file '.*\.py' "
+                        r"\(its __pycache__ folder and ~/\.cache are not writable\); set NUMBA_CACHE_DIR to a folder "
+                        r"you can write\n", result.stderr)

@@ -316,6 +316,18 @@ def test_an_engine_that_echoes_is_refused_at_once(tmp_path):
     assert not (tmp_path / "out").exists()  # a match that cannot start leaves no --out folder
 
 
+def test_a_match_started_in_the_same_second_as_another_gets_its_own_default_folder(tmp_path, monkeypatch):
+    """Without --out, two matches started in the same second both wrote runs/match-TIMESTAMP/game-001.sgf
+    and so on: the second one's records replaced the first one's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda _: "20261128-120000")
+    first = tmp_path / "runs" / "match-20261128-120000"
+    first.mkdir(parents=True)  # the other match's folder, made as it started: no record in it yet
+    assert main(["--black", f"{OURS} --seed 1", "--white", f"{OURS} --seed 2", "--games", "1", "--size", "5"]) == 0
+    assert list(first.iterdir()) == []
+    assert [p.name for p in (tmp_path / "runs" / "match-20261128-120000-2").iterdir()] == ["game-001.sgf"]
+
+
 def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
