@@ -23,7 +23,7 @@ from ale_py.vector_env import AtariVectorEnv
 
 from rlkit.config import EnvConfig
 from rlkit.errors import UserError
-from rlkit.vec import EpisodeTracker, VecStep
+from rlkit.vec import EpisodeTracker, VecStep, env_seeds
 
 ATARI_ID = re.compile(r"^ALE/([A-Za-z0-9]+)-v5$")
 
@@ -124,9 +124,10 @@ class AtariVec:
         return np.argsort(env_ids)
 
     def reset(self, seed: int) -> np.ndarray:
-        """Reset every game (env i seeded with `seed + i`), rows in env order."""
-        # env i gets seed + i, and the emulators take signed 32-bit seeds (a resumed run passes seed + step)
-        obs, info = self.ale.reset(seed=seed % (2**31 - self.num_envs))
+        """Reset every game (seeded with `env_seeds(seed, num_envs)`), rows in env order."""
+        # the emulators take signed 32-bit seeds (a resumed run passes seed + step)
+        seeds = env_seeds(seed % (2**31 - self.num_envs), self.num_envs)
+        obs, info = self.ale.reset(seed=np.array(seeds, dtype=np.int64))
         if (order := self._env_order(info["env_id"])) is not None:
             obs, info = obs[order], {k: v[order] for k, v in info.items()}
         self.lives = info["lives"].copy()

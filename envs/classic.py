@@ -11,7 +11,7 @@ import numpy as np
 
 from rlkit.config import EnvConfig, warn_unused
 from rlkit.errors import UserError
-from rlkit.vec import EpisodeTracker, VecStep
+from rlkit.vec import EpisodeTracker, VecStep, env_seeds
 
 
 # EnvConfig keys that only the Atari adapter reads
@@ -96,8 +96,8 @@ class ClassicVec:
         warn_unused(cfg, "env", ATARI_ONLY, "it is Atari preprocessing, and this is a gymnasium environment")
 
     def reset(self, seed: int) -> np.ndarray:
-        """Reset every env (env i seeded with `seed + i`) and the action space's sampler."""
-        obs, _ = self.envs.reset(seed=seed)
+        """Reset every env (seeded with `env_seeds(seed, num_envs)`) and the action space's sampler."""
+        obs, _ = self.envs.reset(seed=env_seeds(seed, self.num_envs))
         self.single_action_space.seed(seed)
         self.episodes = EpisodeTracker(self.num_envs)
         return obs.astype(np.float32)

@@ -74,7 +74,7 @@ def next_multiple(step: int, every: int) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch; environments get `seed + env_index` from the adapters."""
+    """Seed Python, numpy and torch; environments get `rlkit.vec.env_seeds(seed, num_envs)` from the adapters."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -250,6 +250,9 @@ class Run:
         self.old_event_files = set(self.dir.glob("events.out.tfevents.*"))
         try:
             where = f"{self.dir} on {self.device.type}"
+            if self.device.type == "cpu":  # results depend on it: `torch_threads: 0` is one per core, so it varies
+                threads = torch.get_num_threads()
+                where += f" ({threads} thread{'s' if threads > 1 else ''})"
             heading = (f"training {where}, to step {self.config.train.total_steps:,}" if self.checkpoint is None else
                        f"resuming {where} at step {self.start_step:,}, to step {self.config.train.total_steps:,}")
             self.logger = Logger(self.dir, self.config.train.total_steps, self.start_step,

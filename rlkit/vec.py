@@ -44,7 +44,7 @@ class VecEnv(Protocol):
     frame_stack: int
 
     def reset(self, seed: int) -> np.ndarray:
-        """Reset all environments; environment i is seeded with `seed + i`. Returns observations."""
+        """Reset all environments, seeded with `env_seeds(seed, num_envs)`. Returns observations."""
         ...
 
     def send(self, actions: np.ndarray) -> None:
@@ -58,6 +58,14 @@ class VecEnv(Protocol):
     def close(self) -> None:
         """Release threads and emulators."""
         ...
+
+
+def env_seeds(seed: int, num_envs: int) -> list[int]:
+    """Each env's seed: env 0 gets `seed` itself (a one-env run plays as it always did), the others
+    31-bit seeds drawn from numpy's SeedSequence(seed), so that env i of seed s no longer plays the
+    games of env i - 1 of seed s + 1, as with `seed + i` (SB3's and CleanRL's way)."""
+    drawn = np.random.SeedSequence(seed).generate_state(num_envs) >> 1  # the emulators take signed 32-bit seeds
+    return [seed, *(int(value) for value in drawn[1:])]
 
 
 @njit(cache=True, nogil=True)

@@ -9,6 +9,7 @@ import pytest
 from rlkit.config import EnvConfig
 from rlkit.envs.classic import ClassicVec
 from rlkit.errors import UserError
+from rlkit.vec import env_seeds
 
 
 class TinyEnv(gym.Env):
@@ -210,3 +211,18 @@ def test_atari_settings_set_for_a_gymnasium_env_are_named_as_unused(capsys):
         "warning: env.sticky_actions=0.25 is not used: it is Atari preprocessing, and this is a gymnasium environment"]
     ClassicVec(EnvConfig(id="CartPole-v1")).close()
     assert capsys.readouterr().err == ""
+
+
+def test_consecutive_seeds_share_no_env_stream():
+    """With seed + i, env 1 of seed 1 replayed env 0 of seed 2's episodes (a seed sweep was a few streams
+    reshuffled); env 0 keeps the seed itself, so a one-env run plays as before."""
+    firsts = {}
+    for seed in (1, 2):
+        env = ClassicVec(EnvConfig(id="CartPole-v1", num_envs=2))
+        firsts[seed] = env.reset(seed=seed)
+        env.close()
+    assert not np.array_equal(firsts[1][1], firsts[2][0])
+    single, _ = gym.make("CartPole-v1").reset(seed=2)
+    np.testing.assert_array_equal(firsts[2][0], single.astype(np.float32))
+    assert len(set(env_seeds(7, 64))) == 64 and env_seeds(7, 3)[0] == 7
+    assert max(env_seeds(2**31 - 1, 8)) < 2**31  # the emulators take signed 32-bit seeds

@@ -120,6 +120,20 @@ def test_same_seed_same_run(tmp_path):
     assert_same_run_twice(tmp_path, CARTPOLE, 3000, "q_net", "agent.learning_starts=500")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_heading_names_the_cpu_thread_count(tmp_path, capsys, threads):
+    """Runs on 1 and 2 threads differ in the last bits (measured on PPO and the Atari CNN), and a config's
+    `torch_threads: 0` is torch's default, one per core: the heading says what the run had, to reproduce it."""
+    before = torch.get_num_threads()
+    try:
+        assert cli_main(["train", str(ROOT / CARTPOLE), "train.total_steps=8", f"torch_threads={threads}", "device=cpu",
+                         "train.progress_bar=false", "--run-dir", str(tmp_path / "run")]) == 0
+    finally:
+        torch.set_num_threads(before)
+    heading = capsys.readouterr().out.splitlines()[1]
+    assert heading == f"training {tmp_path / 'run'} on cpu ({threads} thread{'s' * (threads > 1)}), to step 8"
+
+
 def test_pong_smoke_run_writes_events_and_checkpoints_then_resumes(tmp_path, capsys):
     run_dir = tmp_path / "pong"
     budget = ["agent.learning_starts=300", "agent.buffer_size=3000", "train.checkpoint_every=500",
