@@ -48,7 +48,10 @@ def _dispatch(argv: list[str]) -> int:
     """Run the command `argv` names and return its exit status; a stdout that fails (its reader went
     away, a full disk) ends it quietly with 141 as SIGPIPE would, or with one line and exit status 1."""
     try:
-        return _run(argv)
+        status = _run(argv)
+        if sys.stdout is not None:  # what is still buffered (a pipe, a file) fails here, not as the interpreter exits
+            sys.stdout.flush()
+        return status
     except OSError as error:
         if not stdout_failed(error):
             raise

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from rlkit.atomic import atomic_write_text
+from rlkit.console import warn
 from rlkit.errors import UserError
 from rlkit.strict_yaml import UNREADABLE_VALUE, StrictLoader, unreadable
 
@@ -116,14 +117,13 @@ def warn_unused(section: Any, name: str, keys: tuple[str, ...], why: str) -> Non
             default = field_.default if field_.default is not dataclasses.MISSING else field_.default_factory()
             value = getattr(section, field_.name)
             if value != default:
-                print(f"warning: {name}.{field_.name}={value} is not used: {why}", file=sys.stderr, flush=True)
+                warn(f"warning: {name}.{field_.name}={value} is not used: {why}")
 
 
 def warn_zero_lr(agent: Any) -> None:
     """Warn (stderr) of agent.lr=0, which is accepted (as SB3 does) but trains nothing."""
     if agent.lr == 0:
-        print("warning: agent.lr=0: the weights will never change; this run only collects experience",
-              file=sys.stderr, flush=True)
+        warn("warning: agent.lr=0: the weights will never change; this run only collects experience")
 
 
 def dotted_key(name: str) -> str | None:
@@ -177,7 +177,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), warnings: list[
     config = config_from_dict(data, source=str(path), origins=origins)
     if warnings is None:
         for line in found:  # once the config is sound: bad input stays one line
-            print(line, file=sys.stderr, flush=True)
+            warn(line)
     else:
         warnings += found
     return config

@@ -61,10 +61,15 @@ def stdout_failed(error: OSError) -> bool:
     stdout is pointed at /dev/null, so neither a later print nor the flush at exit fails on it again."""
     if getattr(sys.stdout, "failure", None) is not error:
         return False
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    _point_at_dev_null(sys.stdout)
     return True
+
+
+def _point_at_dev_null(stream: TextIO) -> None:
+    """Point a standard stream's descriptor at /dev/null: what it still buffers is flushed there at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def say(text: str) -> None:
@@ -75,6 +80,15 @@ def say(text: str) -> None:
     except OSError as error:
         if not stdout_failed(error):
             raise
+
+
+def warn(text: str) -> None:
+    """Print a warning on stderr now. A stderr that fails (`2>&1 | head -1`) is dropped, as `say` drops
+    stdout: a warning must not stop the run it warns of."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        _point_at_dev_null(sys.stderr)
 
 
 def plus_minus() -> str:

@@ -23,8 +23,8 @@ from rlkit.config import Config, apply_overrides, config_to_dict, load_config, s
 from rlkit.errors import DamagedState, TrainingStopped, UserError
 from rlkit.logger import Logger
 from rlkit.memory import keep_freed_memory
-from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, latest_checkpoint, lock_run, refuse_a_run_in,
-                               remove_new_folders, remove_stale_temporaries, trained_elsewhere)
+from rlkit.run_folder import (CHECKPOINT_NAME, checkpoints_of, claim_new_folder, latest_checkpoint, lock_run,
+                               refuse_a_run_in, remove_new_folders, remove_stale_temporaries, trained_elsewhere)
 
 REPLAY_NAME = re.compile(r"replay_\d+\.npz")
 # Keys a resumed run cannot change, besides its agent's own `AgentConfig.FIXED_ON_RESUME`.
@@ -138,23 +138,18 @@ class Run:
     @staticmethod
     def _claim_default_folder(config_path: Path) -> tuple[Path, Path]:
         """Make runs/CONFIG-TIMESTAMP (-2, -3, ... for another run of the config started in the same
-        second): mkdir claims a name atomically, so two starts never pick the same folder.
-        Returns it and the outermost folder made (runs/ too, if it made that)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
+        second). Returns it and the outermost folder made (runs/ too, if it made that)."""
         name = config_path.parent.name if config_path.name == "config.yaml" else config_path.stem  # a run's own
         runs = Path("runs")
-        made_runs, number = not runs.exists(), 1
-        while True:
-            run_dir = runs / (f"{name}-{stamp}" if number == 1 else f"{name}-{stamp}-{number}")
-            refuse_a_name_not_utf8(run_dir)
-            try:
-                run_dir.mkdir(parents=True)
-                return run_dir, runs if made_runs else run_dir
-            except FileExistsError:
-                number += 1
-            except OSError as error:
-                raise UserError(f"{run_dir}: cannot write a run there ({error.strerror}); give another "
-                                "folder with --run-dir") from None
+        run_dir = runs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        refuse_a_name_not_utf8(run_dir)
+        made_runs = not runs.exists()
+        try:
+            run_dir = claim_new_folder(runs, run_dir.name)
+        except OSError as error:
+            raise UserError(f"{error.filename or run_dir}: cannot write a run there ({error.strerror}); give another "
+                            "folder with --run-dir") from None
+        return run_dir, runs if made_runs else run_dir
 
     @classmethod
     def resume(cls, run_dir: Path, overrides: list[str]) -> "Run":

@@ -120,6 +120,21 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def claim_new_folder(parent: Path, name: str) -> Path:
+    """Make PARENT/NAME, or NAME-2, NAME-3, ... past those another process took (two starts in the same
+    second): mkdir claims a name atomically. A PARENT that cannot hold it (read-only, a file, a link to
+    nowhere) raises OSError at once: only a taken name is retried."""
+    parent.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while True:
+        folder = parent / (name if number == 1 else f"{name}-{number}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            number += 1
+
+
 def remove_new_folders(run_dir: Path, new_folder: Path | None) -> None:
     """Delete `run_dir`, then the folders above it up to `new_folder` (the outermost one this run
     created) while they are empty: other runs started in them since (a sweep) stay."""

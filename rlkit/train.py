@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rlkit.config import agent_module, dotted_key, key_source, load_config
-from rlkit.console import say
+from rlkit.console import say, warn
 from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
 
 
@@ -107,7 +107,7 @@ def _train(argv: list[str]) -> int:
             key, _, detail = str(error).partition(": ")
             raise UserError(f"{key_source(args.config, args.overrides, key)}: {detail}") from None
         for line in warnings:
-            print(line, file=sys.stderr, flush=True)
+            warn(line)
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:

@@ -1154,18 +1154,40 @@ def test_a_training_keeps_going_when_its_console_goes_away(tmp_path, root):
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_000000000600.pt"]
 
 
+def test_a_training_whose_warning_cannot_be_written_keeps_going(tmp_path, root):
+    """`rlkit train ... 2>&1 | head -1` with a setting that is warned of: the warning's failed write to
+    stderr stopped the run before its first step ('system error'), leaving a folder with nothing trained."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        process = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "train", str(root / CARTPOLE),
+                                  "train.total_steps=600", "agent.learning_starts=500", "agent.priority_alpha=0.3",
+                                  "torch_threads=1", "--run-dir", str(tmp_path / "run")],
+                                 stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end, timeout=300,
+                                 env={key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"})
+    finally:
+        os.close(write_end)
+    assert process.returncode == 0
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_000000000600.pt"]
+
+
 @pytest.mark.parametrize("argv, stdout, status, err", [
     (["--help"], "pipe", 141, ""),  # its reader went away (`| head -1`): quiet, as SIGPIPE would be
     (["--version"], "/dev/full", 1, "rlkit: error: cannot write to standard output (No space left on device)\n"),
 ])
-def test_a_stdout_that_fails_is_one_line_or_quiet(argv, stdout, status, err):
-    """Both printed a traceback."""
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_a_stdout_that_fails_is_one_line_or_quiet(argv, stdout, status, err, unbuffered):
+    """Both printed a traceback. Buffered (Python's default for a pipe or file), the write happened in the
+    interpreter's final flush, after the command had returned: 'Exception ignored', exit status 120."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
         with open(stdout, "w") if stdout != "pipe" else open(write_end, "w", closefd=False) as out:
             result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", *argv], stdout=out,
-                                    stderr=subprocess.PIPE, text=True, timeout=60)
+                                    stderr=subprocess.PIPE, text=True, timeout=60, env=env)
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (status, err)
@@ -1179,3 +1201,15 @@ def test_train_in_a_deleted_folder_is_one_line(tmp_path, root):
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "rlkit train: error: the current folder no longer exists (it was deleted); cd to another\n"
+
+
+def test_a_runs_link_to_nowhere_is_one_line_not_an_endless_search_for_a_free_name(tmp_path, root):
+    """runs/ a link to a disk not mounted: mkdir's FileExistsError (from runs, not the run's name) was
+    taken for a name another start had claimed, and -2, -3, ... were tried for ever."""
+    (tmp_path / "runs").symlink_to(tmp_path / "not-mounted")
+    result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "train", str(root / CARTPOLE)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("rlkit train: error: runs: cannot write a run there (File exists); give another folder "
+                             "with --run-dir\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]

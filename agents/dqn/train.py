@@ -7,7 +7,6 @@ log, checkpoint. The learner's update overlaps with environment stepping in ale-
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 
 import numpy as np
@@ -19,7 +18,7 @@ from rlkit.agents.dqn.network import QNetwork
 from rlkit.agents.networks import is_pixels
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import MAX_NUM_ENVS, warn_unused, warn_zero_lr
-from rlkit.console import say
+from rlkit.console import say, warn
 from rlkit.envs import make_vec
 from rlkit.errors import DamagedState, UserError
 from rlkit.replay import ReplayBuffer
@@ -102,14 +101,12 @@ def train_on(run: Run, env: VecEnv) -> None:
     total = cfg.train.total_steps
     no_update = step < total <= max(next_update, step + missing)  # updates also wait for step next_update
     if no_update and next_update > step + missing:  # learning_starts past 90% of the buffer
-        print(f"warning: no update will run: updates start at step {next_update:,} (agent.learning_starts) and the "
-              f"run ends at train.total_steps={total:,}; this run only collects experience", file=sys.stderr,
-              flush=True)
+        warn(f"warning: no update will run: updates start at step {next_update:,} (agent.learning_starts) and the "
+             f"run ends at train.total_steps={total:,}; this run only collects experience")
     elif no_update:
         key = "agent.batch_size" if agent.batch_size > warmup else "agent.learning_starts"
-        print(f"warning: no update will run: the buffer needs {missing:,} more transitions ({key}) and "
-              f"train.total_steps={total:,} leaves {total - step:,} steps; this run only collects experience",
-              file=sys.stderr, flush=True)
+        warn(f"warning: no update will run: the buffer needs {missing:,} more transitions ({key}) and "
+             f"train.total_steps={total:,} leaves {total - step:,} steps; this run only collects experience")
     updates = learner.updates
     metrics: dict = {}
     learn_seconds = 0.0  # running total, like rollout.seconds
@@ -168,6 +165,5 @@ def train_on(run: Run, env: VecEnv) -> None:
     save()
     logger.progress(step)
     if learner.updates == updates and len(replay) < need and step >= total > run.start_step and not no_update:
-        print(f"warning: no update ran: the replay never had {need:,} transitions ready to sample (each env's newest "
-              f"agent.n_step={agent.n_step:,} wait for their n-step return), so the weights did not change",
-              file=sys.stderr, flush=True)
+        warn(f"warning: no update ran: the replay never had {need:,} transitions ready to sample (each env's newest "
+             f"agent.n_step={agent.n_step:,} wait for their n-step return), so the weights did not change")

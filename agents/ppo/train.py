@@ -7,7 +7,6 @@ batched forward pass per step), compute GAE, run several epochs of minibatch upd
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 
 import gymnasium as gym
@@ -19,6 +18,7 @@ from rlkit.agents.ppo.learner import PPOLearner
 from rlkit.agents.ppo.network import build_network, check_action_space
 from rlkit.checkpoint import rng_state, set_rng_state
 from rlkit.config import Config, warn_unused, warn_zero_lr
+from rlkit.console import warn
 from rlkit.envs import make_vec
 from rlkit.errors import UserError
 from rlkit.normalize import RewardScaler
@@ -76,8 +76,8 @@ def train_on(run: Run, env: VecEnv) -> None:
     left = cfg.train.total_steps - step
     if left > 0 and left % per_rollout:
         end = step + -(-left // per_rollout) * per_rollout
-        print(f"note: PPO trains whole rollouts of {per_rollout:,} steps (agent.num_steps x env.num_envs), "
-              f"so this run stops at step {end:,}, not {cfg.train.total_steps:,}", file=sys.stderr, flush=True)
+        warn(f"note: PPO trains whole rollouts of {per_rollout:,} steps (agent.num_steps x env.num_envs), "
+             f"so this run stops at step {end:,}, not {cfg.train.total_steps:,}")
     next_log = next_multiple(step, cfg.train.log_every)  # same grid after a resume
     next_checkpoint = next_multiple(step, cfg.train.checkpoint_every)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlkit.errors import ArgumentParser, Stopped, UserError
+from rlkit.run_folder import claim_new_folder
 
 from .coords import color_letter, format_vertex, parse_vertex
 from .game import Game, format_komi
@@ -116,18 +117,12 @@ def _check_out_folder(out: Path) -> None:
 
 
 def _new_default_out() -> Path:
-    """Make runs/match-TIMESTAMP (-2, -3, ... for another match started in the same second): mkdir
-    claims a name atomically, so two matches never write their records into one folder."""
-    stamp, number = time.strftime("%Y%m%d-%H%M%S"), 1
-    while True:
-        out = Path("runs") / (f"match-{stamp}" if number == 1 else f"match-{stamp}-{number}")
-        try:
-            out.mkdir(parents=True)
-            return out
-        except FileExistsError:
-            number += 1
-        except OSError as error:
-            raise UserError(f"--out {out}: cannot create folder: {error.strerror}") from None
+    """Make runs/match-TIMESTAMP (-2, -3, ... for another match started in the same second), so two
+    matches never write their records into one folder."""
+    try:
+        return claim_new_folder(Path("runs"), f"match-{time.strftime('%Y%m%d-%H%M%S')}")
+    except OSError as error:
+        raise UserError(f"{error.filename}: cannot create folder: {error.strerror}; give one with --out") from None
 
 
 def _moves(count: int) -> str:

@@ -328,6 +328,16 @@ def test_a_match_started_in_the_same_second_as_another_gets_its_own_default_fold
     assert [p.name for p in (tmp_path / "runs" / "match-20261128-120000-2").iterdir()] == ["game-001.sgf"]
 
 
+def test_a_runs_link_to_nowhere_is_one_line_not_an_endless_search_for_a_free_name(tmp_path):
+    """runs/ a link to a disk not mounted: mkdir's FileExistsError (from runs, not the match's name) was
+    taken for a name another match had claimed, and -2, -3, ... were tried for ever."""
+    (tmp_path / "runs").symlink_to(tmp_path / "not-mounted")
+    result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "match", "--black", OURS, "--white", OURS],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "rlkit match: error: runs: cannot create folder: File exists; give one with --out\n"
+
+
 def test_an_out_folder_with_records_is_refused_and_left_untouched(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
