@@ -61,11 +61,11 @@ def stdout_failed(error: OSError) -> bool:
     stdout is pointed at /dev/null, so neither a later print nor the flush at exit fails on it again."""
     if getattr(sys.stdout, "failure", None) is not error:
         return False
-    _point_at_dev_null(sys.stdout)
+    point_at_dev_null(sys.stdout)
     return True
 
 
-def _point_at_dev_null(stream: TextIO) -> None:
+def point_at_dev_null(stream: TextIO) -> None:
     """Point a standard stream's descriptor at /dev/null: what it still buffers is flushed there at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, stream.fileno())
@@ -88,7 +88,7 @@ def warn(text: str) -> None:
     try:
         print(text, file=sys.stderr, flush=True)
     except OSError:
-        _point_at_dev_null(sys.stderr)
+        point_at_dev_null(sys.stderr)
 
 
 def plus_minus() -> str:

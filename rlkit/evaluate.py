@@ -237,9 +237,11 @@ class Trained:
     def close(self) -> None:
         """Close the env (its emulators) and give torch back the thread count it had before loading
         (or the newest still open `Trained` object's)."""
-        self.env.close()
-        _thread_counts.release(self.thread_claim)
-        self.thread_claim = 0
+        try:
+            self.env.close()
+        finally:
+            _thread_counts.release(self.thread_claim)
+            self.thread_claim = 0
 
 
 def load_trained(run: str | Path, overrides: Sequence[str] = (), deterministic: bool = False,

@@ -7,13 +7,13 @@ Every error is a `? message` reply; the loop only ends on `quit` or end of input
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from rlkit import __version__
+from rlkit.console import point_at_dev_null
 from rlkit.errors import ArgumentParser, UserError, one_line
 
 from . import engine as E
@@ -226,7 +226,7 @@ def serve(engine: GtpEngine, stdin: TextIO, stdout: TextIO) -> None:
                 break
     except BrokenPipeError:
         if stdout is sys.stdout:  # else Python's exit flushes into the closed pipe and prints a traceback
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            point_at_dev_null(sys.stdout)
 
 
 def check_size_option(size: int) -> None:
