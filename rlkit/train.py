@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from pathlib import Path
@@ -10,6 +11,19 @@ from pathlib import Path
 from rlkit.config import agent_module, dotted_key, key_source, load_config
 from rlkit.console import say, warn
 from rlkit.errors import ArgumentParser, TrainingStopped, UserError, raise_terminated
+
+
+# an error that starts with one config key (`agent.buffer_size: ...`), not yet with where its value came from
+KEY_FIRST = re.compile(r"(algo|seed|device|torch_threads|(env|train|agent)\.\w+): ")
+
+
+def with_source(error: UserError, config_path: Path, overrides: list[str]) -> UserError:
+    """An error the agent found while setting up (`agent.buffer_size: ...`) with the file or override
+    that gave the key its value in front, as load_config's errors have: bad input names its file and key."""
+    if not KEY_FIRST.match(str(error)):
+        return error
+    key, _, detail = str(error).partition(": ")
+    return UserError(f"{key_source(config_path, overrides, key)}: {detail}")
 
 
 def run_dir_option(text: str) -> Path:
@@ -104,17 +118,17 @@ def _train(argv: list[str]) -> int:
             check_env_id(config.env)
             resolve_device(config.device)
         except UserError as error:  # name where the value came from, as load_config does
-            key, _, detail = str(error).partition(": ")
-            raise UserError(f"{key_source(args.config, args.overrides, key)}: {detail}") from None
+            raise with_source(error, Path(args.config), args.overrides) from None
         for line in warnings:
             warn(line)
         run = Run.create(config, args.run_dir, Path(args.config))
     module = agent_module(run.config.algo)
     try:
         module.train(run)
-    except UserError:
+    except UserError as error:
         run.finish(discard=True)  # bad input found while setting up: leave no trace
-        raise
+        source = Path(args.config) if args.resume is None else run.dir / "config.yaml"
+        raise with_source(error, source, args.overrides) from None
     except KeyboardInterrupt:
         if run.stop_signal is None:  # Ctrl-C while setting up, before the handler: nothing trained yet
             run.finish(discard=True)

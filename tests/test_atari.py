@@ -272,7 +272,9 @@ def test_more_no_ops_than_an_episode_has_frames_are_refused_before_the_emulators
         make_vec(EnvConfig(id="ALE/Pong-v5", noop_max=41, max_episode_frames=40))
     make_vec(EnvConfig(id="ALE/Pong-v5", noop_max=40, max_episode_frames=40)).close()
     result = run_cli("train", "configs/pong_dqn.yaml", "env.noop_max=2147483647", "--run-dir", str(tmp_path / "run"))
-    assert result.returncode == 2 and result.stderr.startswith("rlkit train: error: env.noop_max: 2,147,483,647 no-op")
+    assert result.returncode == 2 and result.stderr.startswith(
+        "rlkit train: error: override 'env.noop_max=2147483647' (applied to configs/pong_dqn.yaml): "
+        "env.noop_max: 2,147,483,647 no-op")
     assert not (tmp_path / "run").exists()
 
 

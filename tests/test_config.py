@@ -221,6 +221,37 @@ def test_cli_errors_are_one_line_exit_2_and_touch_nothing(tmp_path, root, monkey
     assert not any((runs / "empty").iterdir())
 
 
+def test_errors_found_while_the_agent_sets_up_name_the_file_or_override_that_set_the_key(tmp_path, root, capsys):
+    """The README's promise, one line naming the file and key, holds for what only the agent can check:
+    an env whose spaces it cannot take, a buffer smaller than a batch, on a fresh run and on a resume."""
+    cartpole_ppo = root / "configs/cartpole_ppo.yaml"
+    assert_one_line_error(capsys, ["train", str(cartpole_ppo), "env.id=FrozenLake-v1", "--run-dir",
+                                   str(tmp_path / "a")],
+                          f"rlkit train: error: override 'env.id=FrozenLake-v1' (applied to {cartpole_ppo}): env.id: "
+                          "FrozenLake-v1 has observation space Discrete(16); the classic-control adapter takes Box "
+                          "(array) observations")
+    small = tmp_path / "small.yaml"
+    small.write_text("algo: dqn\nagent: {buffer_size: 10, batch_size: 64}\n")
+    assert_one_line_error(capsys, ["train", str(small), "--run-dir", str(tmp_path / "b")],
+                          f"rlkit train: error: {small}: agent.buffer_size: 10 is less than agent.batch_size (64); "
+                          "the buffer must hold a batch")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+    run_dir = tmp_path / "run"
+    from rlkit.cli import main
+
+    assert main(["train", str(cartpole_ppo), "train.total_steps=256", "train.progress_bar=false",
+                 "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert_one_line_error(capsys, ["train", "--resume", str(run_dir), "agent.num_minibatches=1000",
+                                   "train.total_steps=512"],
+                          f"rlkit train: error: override 'agent.num_minibatches=1000' (applied to {run_dir}/config.yaml): "
+                          "agent.num_minibatches: 1000 is more than the rollout's 256 transitions (env.num_envs x "
+                          "agent.num_steps)")
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
 def test_help_on_every_command(capsys):
     from rlkit.cli import COMMANDS
     from rlkit.cli import main as cli_main
@@ -453,8 +484,8 @@ def test_a_run_folder_that_cannot_hold_a_new_run_and_a_network_too_big_are_one_l
     huge = tmp_path / "huge"  # torch's allocator failed with a traceback and left the folder behind
     assert main(["train", str(root / CARTPOLE), "agent.hidden=[1000000000]", "--run-dir", str(huge)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("rlkit train: error: agent.hidden: the network (weights, gradients and Adam's moments) "
-                           "needs 74.5 GiB but only ") and line.endswith("lower agent.hidden")
+    assert line.startswith(f"rlkit train: error: override 'agent.hidden=[1000000000]' (applied to {root / CARTPOLE}): "
+                           "agent.hidden: the network (weights, gradients and Adam's moments) needs 74.5 GiB but only ") and line.endswith("lower agent.hidden")
     assert not huge.exists()
 
 

@@ -162,8 +162,9 @@ def test_ppo_saves_resumes_and_evaluates_with_its_statistics(tmp_path, capsys):
 def test_norm_obs_on_pixels_is_one_line_naming_the_key(tmp_path, capsys):
     assert_one_line_error(capsys, ["train", str(ROOT / "configs/pong_ppo.yaml"), "agent.norm_obs=true",
                                    "train.progress_bar=false", "--run-dir", str(tmp_path / "run")],
-                          "rlkit train: error: agent.norm_obs: ALE/Pong-v5 gives pixel observations, which the Nature CNN scales to "
-                          "[0, 1] itself; norm_obs is for vector observations")
+                          f"rlkit train: error: override 'agent.norm_obs=true' (applied to {ROOT}/configs/pong_ppo.yaml): "
+                          "agent.norm_obs: ALE/Pong-v5 gives pixel observations, which the Nature CNN scales to [0, 1] "
+                          "itself; norm_obs is for vector observations")
     assert not (tmp_path / "run").exists()
 
 
