@@ -291,7 +291,8 @@ class ReplayBuffer:
             raise UserError(f"{what}: has no '{missing[0]}' array, so it is not a replay rlkit saved")
         if ("tree" in state) != (self.tree is not None):
             raise UserError(f"agent.prioritized: the saved replay was written with prioritized="
-                            f"{'tree' in state}; resume with the run's setting")
+                            f"{'tree' in state}; resume with the run's setting, or with train.save_replay=false "
+                            "to refill the buffer instead")
         try:
             slots = int(state.get("slots", len(state["frames"])))  # older snapshots saved every slot
         except (TypeError, ValueError):
@@ -299,7 +300,8 @@ class ReplayBuffer:
         saved_shape = (slots, *state["frames"].shape[1:])
         if saved_shape != self.frames.shape:
             raise UserError(f"{what}: holds (slots, envs, frame) {saved_shape}, where agent.buffer_size, agent.n_step "
-                            f"and env.num_envs now make {self.frames.shape}; resume with the values it was saved with")
+                            f"and env.num_envs now make {self.frames.shape}; resume with the values it was saved with, or "
+                            "with train.save_replay=false to refill the buffer instead")
         filled = len(state["frames"])
         self._check_arrays(state, filled, what)
         head, count = state["head"], state["count"]

@@ -228,7 +228,9 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path, cap
     for override, message in [("agent.hidden=[64]", "agent.hidden cannot change on resume"),
                               ("agent.prioritized=true", "the saved replay was written with prioritized=False"),
                               ("agent.buffer_size=5000", "replay_000000000600.npz: holds (slots, envs, frame) (50004, 1, 4), "
-                               "where agent.buffer_size, agent.n_step and env.num_envs now make (5004, 1, 4)")]:
+                               "where agent.buffer_size, agent.n_step and env.num_envs now make (5004, 1, 4); resume "
+                               "with the values it was saved with, or with train.save_replay=false to refill the "
+                               "buffer instead")]:
         capsys.readouterr()
         assert cli_main(["train", "--resume", str(run_dir), override, "train.total_steps=800"]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
