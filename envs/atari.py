@@ -109,7 +109,7 @@ class AtariVec:
         self.single_observation_space = self.ale.single_observation_space
         self.single_action_space: gym.spaces.Discrete = self.ale.single_action_space
         self.lives = np.zeros(self.num_envs, dtype=np.int32)
-        self.episodes = EpisodeTracker(self.num_envs)
+        self.episodes = EpisodeTracker(self.num_envs, np.float32)
         # ale-py gives actions[i] to the env of row i of the result it returned last: its env ids
         # when that result came out of env order (rows are put back in order here), else None
         self._received_env_ids: np.ndarray | None = None
@@ -131,7 +131,7 @@ class AtariVec:
         if (order := self._env_order(info["env_id"])) is not None:
             obs, info = obs[order], {k: v[order] for k, v in info.items()}
         self.lives = info["lives"].copy()
-        self.episodes = EpisodeTracker(self.num_envs)
+        self.episodes = EpisodeTracker(self.num_envs, np.float32)
         return obs
 
     def send(self, actions: np.ndarray) -> None:

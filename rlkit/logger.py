@@ -117,11 +117,17 @@ class Logger:
             self.writer.add_scalar(f"perf/{phase}_seconds", total - self._phase_totals.get(phase, 0.0), step)
         self._phase_totals = dict(totals)
 
-    def episodes(self, returns: list[float], lengths: list[int], step: int) -> None:
-        """Log whole finished episodes (true game score)."""
-        for ret, length in zip(returns, lengths):
-            self.writer.add_scalar("episode/return", ret, step)
-            self.writer.add_scalar("episode/length", length, step)
+    def episodes(self, returns: list[float], lengths: list[int], step: int, ended: np.ndarray | None = None) -> None:
+        """Log whole finished episodes (true game score). `ended` (the vector step's `reset` mask) puts
+        each at its own env's step: the vector step that reached `step` covers its last N env steps, env i
+        the i-th, and TensorBoard shows one point per step, so episodes that ended together would hide all
+        but one (Pendulum's 4 envs end theirs together: 3 in 4 were hidden)."""
+        if not returns:  # most vector steps: nothing to do, and nothing to spend on it
+            return
+        steps = [step] * len(returns) if ended is None else step - len(ended) + 1 + np.flatnonzero(ended)
+        for ret, length, at in zip(returns, lengths, steps):
+            self.writer.add_scalar("episode/return", ret, int(at))
+            self.writer.add_scalar("episode/length", length, int(at))
             self.returns.append(ret)
 
     def progress(self, step: int, note: str = "") -> None:

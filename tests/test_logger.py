@@ -4,6 +4,7 @@
 import os
 import time
 
+import numpy as np
 import pytest
 
 from rlkit.logger import Logger
@@ -88,6 +89,20 @@ def test_a_resumed_logger_drops_the_steps_logged_after_its_checkpoint(tmp_path):
     assert [step for step, _ in logged] == list(range(1, 31))
     assert [value for _, value in logged] == [float(s) for s in range(1, 11)] + [100.0 + s for s in range(11, 31)]
 
+
+def test_episodes_that_end_in_one_vector_step_are_each_at_their_own_envs_step(tmp_path):
+    """TensorBoard shows one point per step and tag: episodes that ended in the same vector step would hide
+    all but one. The 4-env vector step that reached step 400 covers env steps 397-400, env i the i-th."""
+    from conftest import scalars
+
+    logger = Logger(tmp_path, total_steps=1000, start_step=0, show_progress=False)
+    logger.episodes([-150.0, -170.0], [200, 190], 400, np.array([True, False, False, True]))
+    logger.episodes([], [], 404, np.array([False] * 4))
+    logger.episodes([1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8], 800, np.array([True] * 4))
+    logger.close()
+    assert scalars(tmp_path, "episode/return") == [(397, -150.0), (400, -170.0), (797, 1.0), (798, 2.0),
+                                                   (799, 3.0), (800, 4.0)]
+    assert scalars(tmp_path, "episode/length") == [(397, 200), (400, 190), (797, 5), (798, 6), (799, 7), (800, 8)]
 
 def test_phase_seconds_are_the_time_since_the_previous_log_point(tmp_path):
     """Agents pass running totals; perf/PHASE_seconds logs each interval's share, not the total so far."""

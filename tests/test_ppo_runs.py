@@ -37,6 +37,15 @@ def test_same_seed_same_run(tmp_path):
     assert_same_run_twice(tmp_path, "configs/cartpole_ppo.yaml", 4096, "net")
 
 
+def test_episodes_that_end_together_each_get_a_point_of_their_own(tmp_path):
+    """Pendulum's 4 envs end their 200-step episodes in the same vector step; TensorBoard keeps one
+    point per step and tag, so each is logged at its own env's step (797-800), none hidden."""
+    assert cli_main(["train", str(ROOT / "configs/pendulum_ppo.yaml"), "train.progress_bar=false",
+                     "train.total_steps=800", "agent.num_steps=200", "agent.num_minibatches=4",
+                     "agent.update_epochs=1", "torch_threads=1", "--run-dir", str(tmp_path / "run")]) == 0
+    assert [step for step, _ in scalars(tmp_path / "run", "episode/return")] == [797, 798, 799, 800]
+    assert scalars(tmp_path / "run", "episode/length") == [(797, 200), (798, 200), (799, 200), (800, 200)]
+
 def test_a_resumed_run_logs_and_saves_on_the_same_grid_as_an_unbroken_one(tmp_path):
     """Rollouts of 384 steps against points every 500: a point falls due on the first rollout that
     reaches it (768, 1152, 1536, ...), whether or not the run was stopped at 1152 and resumed."""

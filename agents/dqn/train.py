@@ -147,7 +147,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         replay.add(transition.obs, transition.actions, result.reward, result.terminated, result.reset,
                    result.final_obs)
         step += num_envs
-        logger.episodes(result.episode_returns, result.episode_lengths, step)
+        logger.episodes(result.episode_returns, result.episode_lengths, step, result.reset)
 
         if step >= next_log:
             run.check_finite(step, q_net.state_dict())

@@ -93,7 +93,7 @@ def train_on(run: Run, env: VecEnv) -> None:
         remaining = 1.0 - step / cfg.train.total_steps
         for result in collect(rollout, storage, net, agent.gamma, reward_scaler):
             step += num_envs
-            logger.episodes(result.episode_returns, result.episode_lengths, step)
+            logger.episodes(result.episode_returns, result.episode_lengths, step, result.reset)
         with torch.inference_mode():
             storage.compute_advantages(net.value(net.prepare(rollout.obs)), agent.gamma, agent.gae_lambda)
 
