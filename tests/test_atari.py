@@ -285,19 +285,3 @@ def test_seeds_past_the_emulators_32_bit_range_wrap_around():
     np.testing.assert_array_equal(wrapped, env.reset(seed=(2**31 + 5) % (2**31 - 2)))
     assert not np.array_equal(wrapped, env.reset(seed=8))  # the seed matters: noop starts differ
     env.close()
-
-
-def test_the_first_step_of_an_atari_env_needs_no_compiled_call_of_its_own():
-    """AtariVec's tracker is made for its float32 scores, so numba's first load of `_add_step` falls
-    in making the env, not in the first training step (where it dragged the first perf/sps point down)."""
-    import rlkit.vec
-
-    env = make_vec(EnvConfig(id="ALE/Pong-v5", num_envs=2))
-    try:
-        env.reset(seed=0)
-        compiled = list(rlkit.vec._add_step.signatures)
-        env.send(np.zeros(2, np.int64))
-        env.recv()
-        assert rlkit.vec._add_step.signatures == compiled
-    finally:
-        env.close()

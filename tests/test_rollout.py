@@ -4,6 +4,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 import rlkit.storage
@@ -72,9 +73,11 @@ def test_episode_tracker_makes_its_compiled_call_when_made_with_no_envs(monkeypa
     assert tracker.update(np.array([1, 2, 3], np.float32), np.array([True, False, False])) == ([1.0], [1])
 
 
-def test_the_first_step_of_a_gymnasium_env_needs_no_compiled_call_of_its_own():
-    """ClassicVec's tracker is made for the rewards gymnasium's vector env returns (float64)."""
-    env = make_vec(EnvConfig(id="CartPole-v1", num_envs=2))
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "ALE/Pong-v5"])
+def test_the_first_step_of_an_env_needs_no_compiled_call_of_its_own(env_id):
+    """Each adapter makes its tracker for the rewards it counts (gymnasium's float64, ale-py's float32 scores),
+    so numba's first load of `_add_step` falls in making the env, not in the first training step."""
+    env = make_vec(EnvConfig(id=env_id, num_envs=2))
     try:
         env.reset(seed=0)
         compiled = list(rlkit.vec._add_step.signatures)
@@ -83,6 +86,7 @@ def test_the_first_step_of_a_gymnasium_env_needs_no_compiled_call_of_its_own():
         assert rlkit.vec._add_step.signatures == compiled
     finally:
         env.close()
+
 
 def test_rollout_storage_checks_memory_for_every_step_and_env(monkeypatch):
     """Per transition: the observation's bytes, an int64 action, six float32 columns; 5 steps x 3 envs of
