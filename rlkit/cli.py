@@ -48,7 +48,15 @@ def _dispatch(argv: list[str]) -> int:
     """Run the command `argv` names and return its exit status; a stdout that fails (its reader went
     away, a full disk) ends it quietly with 141 as SIGPIPE would, or with one line and exit status 1."""
     try:
-        status = _run(argv)
+        try:
+            status = _run(argv)
+        except SystemExit:  # a command's --help (argparse exits): what it printed is flushed here too
+            failure = getattr(sys.stdout, "failure", None)
+            if failure is not None:  # argparse drops a write that failed (unbuffered)
+                raise failure from None
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            raise
         if sys.stdout is not None:  # what is still buffered (a pipe, a file) fails here, not as the interpreter exits
             sys.stdout.flush()
         return status

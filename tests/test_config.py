@@ -1156,6 +1156,39 @@ def test_a_start_in_the_same_second_takes_the_next_name_even_past_a_check_that_j
     assert (other.dir.name, run.dir.name) == ("cartpole_dqn-20261127-150000", "cartpole_dqn-20261127-150000-2")
 
 
+@pytest.mark.parametrize("runs_existed", [False, True])
+def test_a_discarded_default_run_removes_the_runs_folder_only_if_it_made_it(tmp_path, root, monkeypatch, runs_existed):
+    """Bad input found while setting up leaves no trace: runs/ goes too when this start made it, not otherwise."""
+    from rlkit.run import Run
+
+    monkeypatch.chdir(tmp_path)
+    if runs_existed:
+        (tmp_path / "runs").mkdir()
+    Run.create(load_config(root / CARTPOLE), None, root / CARTPOLE).finish(discard=True)
+    assert [p.name for p in tmp_path.iterdir()] == (["runs"] if runs_existed else [])
+    assert not runs_existed or list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_run_folder_that_cannot_be_made_is_not_retried_under_another_name(tmp_path, monkeypatch):
+    """Only a taken name (FileExistsError) moves on to NAME-2: any other failure is raised at once."""
+    from rlkit.run_folder import claim_new_folder
+
+    tried, mkdir = [], Path.mkdir
+
+    def refusing_mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self.parent != tmp_path:
+            return mkdir(self, *args, **kwargs)
+        tried.append(self.name)
+        if len(tried) > 1:
+            raise RuntimeError(f"retried as {self.name}")
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refusing_mkdir)
+    with pytest.raises(PermissionError):
+        claim_new_folder(tmp_path, "run")
+    assert tried == ["run"]
+
+
 def test_a_non_ascii_run_folder_under_an_ascii_locale_is_blamed_on_the_locale(tmp_path, root):
     """Under LC_ALL=C with PYTHONUTF8=0 a name such as runs/é (valid UTF-8) was called 'not valid UTF-8'."""
     result = subprocess.run([sys.executable, "-P", "-m", "rlkit.cli", "train", str(root / CARTPOLE), "--run-dir",
@@ -1188,6 +1221,9 @@ def test_a_training_keeps_going_when_its_console_goes_away(tmp_path, root):
 @pytest.mark.parametrize("argv, stdout, status, err", [
     (["--help"], "pipe", 141, ""),  # its reader went away (`| head -1`): quiet, as SIGPIPE would be
     (["--version"], "/dev/full", 1, "rlkit: error: cannot write to standard output (No space left on device)\n"),
+    (["train", "--help"], "pipe", 141, ""),  # argparse's exit skipped the flush: 'Exception ignored', status 120
+    (["evaluate", "--help"], "/dev/full", 1,
+     "rlkit evaluate: error: cannot write to standard output (No space left on device)\n"),  # unbuffered: status 0
 ])
 @pytest.mark.parametrize("unbuffered", [False, True])
 def test_a_stdout_that_fails_is_one_line_or_quiet(argv, stdout, status, err, unbuffered):
@@ -1207,14 +1243,16 @@ def test_a_stdout_that_fails_is_one_line_or_quiet(argv, stdout, status, err, unb
     assert (result.returncode, result.stderr) == (status, err)
 
 
-def test_train_in_a_deleted_folder_is_one_line(tmp_path, root):
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_train_in_a_deleted_folder_is_one_line(tmp_path, root, command):
     """torch's import died there with 'Intel oneMKL FATAL ERROR: Cannot load .../libtorch_cpu.so'."""
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -P -m rlkit.cli train {root / CARTPOLE}"
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -P -m rlkit.cli {command} {root / CARTPOLE}"
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == "rlkit train: error: the current folder no longer exists (it was deleted); cd to another\n"
+    assert result.stderr == (f"rlkit {command}: error: the current folder no longer exists (it was deleted); "
+                             "cd to another\n")
 
 
 def test_a_runs_link_to_nowhere_is_one_line_not_an_endless_search_for_a_free_name(tmp_path, root):

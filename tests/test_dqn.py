@@ -226,7 +226,9 @@ def test_resume_with_an_override_that_does_not_fit_changes_nothing(tmp_path, cap
                      "train.save_replay=true", "train.progress_bar=false", "--run-dir", str(run_dir)]) == 0
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
     for override, message in [("agent.hidden=[64]", "agent.hidden cannot change on resume"),
-                              ("agent.prioritized=true", "the saved replay was written with prioritized=False"),
+                              ("agent.prioritized=true", "the saved replay was written with prioritized=False; resume "
+                               "with the run's setting, or with train.save_replay=false to refill the buffer "
+                               "instead"),
                               ("agent.buffer_size=5000", "replay_000000000600.npz: holds (slots, envs, frame) (50004, 1, 4), "
                                "where agent.buffer_size, agent.n_step and env.num_envs now make (5004, 1, 4); resume "
                                "with the values it was saved with, or with train.save_replay=false to refill the "

@@ -351,6 +351,53 @@ def test_trained_objects_closed_out_of_order_give_back_the_first_thread_count(tm
     assert torch.get_num_threads() == before
 
 
+def test_closing_the_newest_of_three_trained_objects_gives_the_newest_still_open_its_count(tmp_path):
+    """Not the oldest open one's count, nor the one from before loading."""
+    from rlkit.evaluate import load_trained
+
+    before = torch.get_num_threads()
+    opened = []
+    for extra in (1, 2, 3):
+        (tmp_path / str(extra)).mkdir()
+        opened.append(load_trained(cartpole_checkpoint(tmp_path / f"{extra}/step_7.pt",
+                                                       f"torch_threads={before + extra}"), "env.num_envs=1"))
+    opened[2].close()
+    assert torch.get_num_threads() == before + 2
+    for trained in opened[:2]:
+        trained.close()
+    assert torch.get_num_threads() == before
+
+
+def test_the_thread_count_is_given_back_when_closing_the_env_or_loading_the_policy_fails(tmp_path, monkeypatch):
+    """The count a checkpoint's torch_threads set is restored whichever way a Trained object ends."""
+    from types import SimpleNamespace
+
+    from rlkit.errors import UserError
+    from rlkit.evaluate import load_trained
+
+    before = torch.get_num_threads()
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    trained = load_trained(cartpole_checkpoint(tmp_path / "a/step_7.pt", f"torch_threads={before + 1}"),
+                           "env.num_envs=1")
+    close = trained.env.close
+
+    def failing_close() -> None:
+        close()
+        raise OSError("an emulator that will not close")
+
+    trained.env.close = failing_close
+    with pytest.raises(OSError):
+        trained.close()
+    assert torch.get_num_threads() == before
+    def no_policy(*args: object, **kwargs: object) -> None:
+        raise UserError("the policy cannot be made")
+
+    monkeypatch.setattr("rlkit.evaluate.agent_module", lambda algo: SimpleNamespace(policy=no_policy))
+    with pytest.raises(UserError):
+        load_trained(cartpole_checkpoint(tmp_path / "b/step_7.pt", f"torch_threads={before + 1}"))
+    assert torch.get_num_threads() == before
+
+
 def test_a_checkpoints_env_module_is_imported_only_when_the_user_names_it(tmp_path, monkeypatch):
     """A checkpoint is data, never code: env.id 'this:CartPole-v1' printed the Zen of Python on loading, and
     any installed module a checkpoint named was imported (run) the same way."""

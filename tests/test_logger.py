@@ -147,3 +147,22 @@ def test_a_terminal_of_no_size_gets_lines_as_tqdm_draws_nothing_there(monkeypatc
     finally:
         os.close(controller)
         os.close(terminal)
+
+
+def test_a_terminal_whose_size_cannot_be_read_gets_lines(monkeypatch):
+    """A stderr that is a tty but will not give its size is treated as one of no size: lines, not a bar."""
+    import rlkit.logger
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return 2
+
+    def no_size(fd: int) -> os.terminal_size:
+        raise OSError(25, "Inappropriate ioctl for device")
+
+    monkeypatch.setattr("sys.stderr", Tty())
+    monkeypatch.setattr("os.get_terminal_size", no_size)
+    assert rlkit.logger.console_is_terminal() is False

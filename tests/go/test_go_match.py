@@ -441,6 +441,14 @@ def test_an_engine_that_exits_is_quoted_on_why(tmp_path):
         main(["--black", OURS, "--white", f"{OURS} --size 30", "--games", "1", "--out", str(tmp_path / "out")])
 
 
+def test_a_match_whose_engine_never_starts_leaves_no_default_folder(tmp_path, monkeypatch):
+    """Without --out, an engine that exits before the first game left an empty runs/match-TIMESTAMP behind."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="exited while answering"):
+        main(["--black", OURS, "--white", f"{OURS} --size 30", "--games", "1"])
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_an_engine_that_chatters_on_stderr_is_not_held_up_by_it(tmp_path):
     """Its error output is read while it answers: a full pipe would stop an engine that writes much of it."""
     fake = tmp_path / "chatty.py"
